@@ -1,0 +1,79 @@
+"""Bearer-token authentication and scope checks for machine clients."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from catalog.models import ApiToken
+
+# Recording every use would turn each read into a write; a minute's precision is enough.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <secret>``, as openlineage-python's ``api_key`` auth sends."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        keyword, _, secret = header.partition(" ")
+        if keyword.lower() != self.keyword.lower():
+            return None
+        secret = secret.strip()
+        if not secret:
+            raise exceptions.AuthenticationFailed("Authorization header has no token.")
+        token = ApiToken.objects.filter(hashed_secret=ApiToken.hash_secret(secret)).first()
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if not token.is_active:
+            raise exceptions.AuthenticationFailed("Token is revoked or expired.")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return (token.created_by or AnonymousUser()), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="meshport"'
+
+
+def request_token(request: Request) -> ApiToken | None:
+    return request.auth if isinstance(request.auth, ApiToken) else None
+
+
+class HasScope(permissions.BasePermission):
+    """Allows a token carrying ``scope``, or a logged-in staff user.
+
+    ``anonymous_setting`` names a boolean in ``MESHPORT_LINEAGE`` that, when on, lets
+    requests without credentials through (local demos only).
+    """
+
+    scope = ""
+    anonymous_setting = ""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request_token(request)
+        if token is not None:
+            if not token.has_scope(self.scope):
+                self.message = f"Token lacks the scope {self.scope!r}."
+                return False
+            return True
+        if request.user and request.user.is_authenticated:
+            return bool(request.user.is_staff)
+        return bool(
+            self.anonymous_setting and settings.MESHPORT_LINEAGE.get(self.anonymous_setting)
+        )
+
+
+class CanWriteLineage(HasScope):
+    scope = "lineage:write"
+    anonymous_setting = "ALLOW_ANONYMOUS_WRITE"

@@ -1,0 +1,240 @@
+"""The registry: namespaces, datasets and their fields, versions, aliases and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Namespace(models.Model):
+    """An OpenLineage namespace: where jobs run or datasets live (``postgres://db:5432``)."""
+
+    name = models.CharField(max_length=1024, unique=True)
+    description = models.TextField(blank=True)
+    owner_name = models.CharField(max_length=255, default="anonymous")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Dataset(models.Model):
+    """A dataset as lineage sees it, identified by ``(namespace, name)``.
+
+    Holds the latest description; history lives in :class:`DatasetVersion` (schema
+    changes) and :class:`DatasetLifecycleEvent` (drops and renames).
+    """
+
+    class Type(models.TextChoices):
+        DB_TABLE = "DB_TABLE"
+        STREAM = "STREAM"
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="datasets")
+    name = models.CharField(max_length=1024)
+    type = models.CharField(max_length=32, choices=Type.choices, default=Type.DB_TABLE)
+    # datasetType facet: TABLE, VIEW, TOPIC, FILE, MODEL...
+    subtype = models.CharField(max_length=64, blank=True)
+    source_name = models.CharField(max_length=1024, blank=True)
+    source_uri = models.CharField(max_length=2048, blank=True)
+    physical_name = models.CharField(max_length=1024, blank=True)
+    description = models.TextField(blank=True)
+    owners = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    facets = models.JSONField(default=dict, blank=True)
+    current_version = models.ForeignKey(
+        "DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Hash of the current schema, so a schema change is spotted without a join.
+    schema_hash = models.CharField(max_length=64, blank=True)
+    lifecycle_state = models.CharField(max_length=32, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # Time of the last successful write observed (a COMPLETE run that output it).
+    last_modified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["namespace__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "name"], name="dataset_ns_name_uniq")
+        ]
+        indexes = [models.Index(fields=["-updated_at"], name="dataset_updated_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.namespace.name}:{self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:dataset-detail", args=[self.pk])
+
+    @property
+    def node_id(self) -> str:
+        return f"dataset:{self.namespace.name}:{self.name}"
+
+
+class DatasetVersion(models.Model):
+    """A dataset's schema as of a change: a new row only when the schema hash changes."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    version = models.UUIDField(default=uuid.uuid4, unique=True)
+    schema_hash = models.CharField(max_length=64)
+    fields = models.JSONField(default=list)
+    facets = models.JSONField(default=dict, blank=True)
+    lifecycle_state = models.CharField(max_length=32, blank=True)
+    # The run that produced this version; a plain UUID because catalog does not
+    # import lineage (the run may also not exist yet when events arrive out of order).
+    run_uuid = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "schema_hash"], name="dataset_version_schema_uniq"
+            )
+        ]
+
+
+class DatasetField(models.Model):
+    """A column of a dataset's current schema; nested fields are named by dotted path."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="schema_fields")
+    name = models.CharField(max_length=1024)
+    # Dotted path of the enclosing struct field, "" at the top level.
+    parent_name = models.CharField(max_length=1024, blank=True)
+    type = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    ordinal = models.PositiveIntegerField(default=0)
+    tags = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["dataset", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "name"], name="dataset_field_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def depth(self) -> int:
+        return self.parent_name.count(".") + 1 if self.parent_name else 0
+
+
+class DatasetSymlink(models.Model):
+    """Another identifier of the same dataset (``symlinks`` facet: a table behind a path)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="symlinks")
+    namespace = models.CharField(max_length=1024)
+    name = models.CharField(max_length=1024)
+    type = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "name"], name="dataset_symlink_uniq")
+        ]
+
+
+class DatasetLifecycleEvent(models.Model):
+    """A ``lifecycleStateChange``: DROP or RENAME is kept as history, never deletes the past.
+
+    For ``RENAME`` the new dataset records where it came from (``related_*`` = previous
+    identifier), and the old one gets a ``RENAMED`` row naming where it went.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="lifecycle")
+    state = models.CharField(max_length=32)
+    related_namespace = models.CharField(max_length=1024, blank=True)
+    related_name = models.CharField(max_length=1024, blank=True)
+    run_uuid = models.UUIDField(null=True, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+
+# --- API tokens -----------------------------------------------------------------------
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A bearer token for machines. Only a SHA-256 of the secret is stored.
+
+    The secret looks like ``mp_<prefix>_<random>``; the prefix is stored in clear so that a
+    leaked token can be identified (and revoked) without the secret.
+    """
+
+    SCOPES = [
+        ("lineage:write", "Post OpenLineage events"),
+        ("catalog:write", "Register and edit data products"),
+        ("admin", "Everything"),
+    ]
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    hashed_secret = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, name: str, scopes: list[str], **extra: Any) -> tuple[ApiToken, str]:
+        """Create a token and return it with its secret, which is never stored."""
+        prefix = secrets.token_hex(4)
+        secret = f"mp_{prefix}_{secrets.token_urlsafe(32)}"
+        token = cls.objects.create(
+            name=name,
+            prefix=prefix,
+            hashed_secret=cls.hash_secret(secret),
+            scopes=sorted(set(scopes)),
+            **extra,
+        )
+        return token, secret
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

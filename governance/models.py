@@ -1,0 +1,1 @@
+"""Governance models (ownership roles, SLOs, scorecards, waivers) arrive with their issues."""

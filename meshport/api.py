@@ -1,0 +1,52 @@
+"""API-wide error shape: every 4xx is JSON naming what was wrong and where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body is too large."
+    default_code = "payload_too_large"
+
+
+class ServiceBusy(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is busy; retry shortly."
+    default_code = "busy"
+
+
+def _flatten(detail: Any, path: str = "") -> list[dict[str, str]]:
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            sub = f"{path}.{key}" if path else str(key)
+            out.extend(_flatten(value, sub))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(d, dict | list) for d in detail):
+            return [{"path": path or "$", "message": str(d)} for d in detail]
+        out = []
+        for i, value in enumerate(detail):
+            out.extend(_flatten(value, f"{path}[{i}]"))
+        return out
+    return [{"path": path or "$", "message": str(detail)}]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ValidationError):
+        response.data = {"error": "invalid request", "errors": _flatten(exc.detail)}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"error": str(response.data["detail"])}
+    if isinstance(exc, ServiceBusy):
+        response["Retry-After"] = "2"
+    return response

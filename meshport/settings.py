@@ -1,0 +1,211 @@
+"""Meshport settings: one module, configured from the environment.
+
+Embedded default: SQLite in ``MESHPORT_DATA_DIR`` (``./var/``), huey on SQLite.
+Scale-out: ``DATABASE_URL`` for PostgreSQL, ``MESHPORT_REDIS_URL`` for huey on Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from meshport.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("MESHPORT_DEBUG", default=False)
+DATA_DIR = Path(env_str("MESHPORT_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+_INSECURE_KEY = "django-insecure-meshport-development-key-do-not-use-in-production"
+SECRET_KEY = env_str("MESHPORT_SECRET_KEY", _INSECURE_KEY if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "MESHPORT_SECRET_KEY must be set when MESHPORT_DEBUG is off "
+        "(for a local try-out, set MESHPORT_DEBUG=1)."
+    )
+if not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured("MESHPORT_SECRET_KEY must be a random string of 32+ characters.")
+
+ALLOWED_HOSTS = env_list(
+    "MESHPORT_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("MESHPORT_ALLOWED_HOSTS must list the host names served.")
+if not DEBUG and "*" in ALLOWED_HOSTS:
+    raise ImproperlyConfigured("MESHPORT_ALLOWED_HOSTS='*' is only allowed with MESHPORT_DEBUG=1.")
+CSRF_TRUSTED_ORIGINS = env_list("MESHPORT_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "huey.contrib.djhuey",
+    "catalog",
+    "lineage",
+    "governance",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "meshport.urls"
+WSGI_APPLICATION = "meshport.wsgi.application"
+ASGI_APPLICATION = "meshport.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------
+
+SQLITE_PATH = DATA_DIR / "meshport.sqlite3"
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": SQLITE_PATH,
+            "OPTIONS": {
+                # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on
+                # the busy timeout instead of failing with "database is locked" on upgrade.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": env_int("MESHPORT_SQLITE_TIMEOUT", 30),
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    "PRAGMA foreign_keys=ON;"
+                    "PRAGMA cache_size=-65536;"
+                    "PRAGMA mmap_size=268435456;"
+                ),
+            },
+            "TEST": {"NAME": str(DATA_DIR / "test-meshport.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- auth, i18n, static -----------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not DEBUG and env_bool("MESHPORT_SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- API ----------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "catalog.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "meshport.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Meshport API",
+    "DESCRIPTION": "Metadata catalog of a data mesh: OpenLineage ingestion and "
+    "Marquez-compatible reads.",
+    "VERSION": "1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Meshport -----------------------------------------------------------------
+
+MESHPORT_LINEAGE = {
+    # Anonymous posting is for local demos only.
+    "ALLOW_ANONYMOUS_WRITE": env_bool("MESHPORT_LINEAGE_ANONYMOUS_WRITE", False),
+    # Largest accepted request body, after gzip decompression.
+    "MAX_BODY_BYTES": env_int("MESHPORT_LINEAGE_MAX_BODY_BYTES", 16 * 1024 * 1024),
+    "MAX_BATCH_EVENTS": env_int("MESHPORT_LINEAGE_MAX_BATCH_EVENTS", 5000),
+}
+# Uncompressed bodies beyond Django's default 2.5 MB are fine for the lineage endpoint,
+# which enforces MESHPORT_LINEAGE["MAX_BODY_BYTES"] itself.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MESHPORT_LINEAGE["MAX_BODY_BYTES"]
+
+# --- background work (huey) ---------------------------------------------------
+
+REDIS_URL = env_str("MESHPORT_REDIS_URL")
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.PriorityRedisHuey",
+        "name": "meshport",
+        "url": REDIS_URL,
+        "immediate": False,
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "meshport",
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "immediate": False,
+    }
+HUEY["consumer"] = {"workers": env_int("MESHPORT_WORKERS", 2), "worker_type": "thread"}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("MESHPORT_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
