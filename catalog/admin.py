@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from catalog.models import ApiToken, Dataset, DatasetField, DatasetVersion, Namespace
+
+
+@admin.register(Namespace)
+class NamespaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner_name", "created_at"]
+    search_fields = ["name"]
+
+
+class DatasetFieldInline(admin.TabularInline):
+    model = DatasetField
+    extra = 0
+    fields = ["name", "type", "description", "ordinal"]
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["name", "namespace", "type", "subtype", "updated_at", "is_deleted"]
+    list_filter = ["type", "is_deleted"]
+    search_fields = ["name", "namespace__name", "description"]
+    list_select_related = ["namespace"]
+    raw_id_fields = ["current_version"]
+    inlines = [DatasetFieldInline]
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(admin.ModelAdmin):
+    list_display = ["dataset", "version", "created_at"]
+    list_select_related = ["dataset__namespace"]
+    raw_id_fields = ["dataset"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created here with their secret shown once, in a message."""
+
+    list_display = ["name", "prefix", "scopes", "created_at", "expires_at", "revoked_at",
+                    "last_used_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at", "created_by"]
+    fields = ["name", "scopes", "expires_at", "prefix", "created_by", "created_at",
+              "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        scopes = obj.scopes if isinstance(obj.scopes, list) else [str(obj.scopes)]
+        token, secret = ApiToken.issue(
+            name=obj.name, scopes=scopes, expires_at=obj.expires_at, created_by=request.user
+        )
+        obj.pk = token.pk
+        self.message_user(
+            request,
+            f"Token {token.name!r} created. Copy it now, it will not be shown again: {secret}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        for token in queryset:
+            token.revoke()
+        self.message_user(request, f"Revoked {queryset.count()} token(s).")

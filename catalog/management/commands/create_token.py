@@ -1,0 +1,42 @@
+"""``manage.py create_token --name dbt --scope lineage:write``: the secret is printed alone
+on the last line, so that scripts can capture it with ``| tail -1``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from catalog.models import ApiToken
+
+VALID_SCOPES = [scope for scope, _ in ApiToken.SCOPES]
+
+
+class Command(BaseCommand):
+    help = "Create an API token and print its secret (shown once)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", required=True, help="who uses it, e.g. dbt or airflow")
+        parser.add_argument(
+            "--scope", action="append", dest="scopes", required=True, choices=VALID_SCOPES,
+            help="repeat for several scopes",
+        )
+        parser.add_argument("--expires-days", type=int, default=None, help="expiry in days")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = options["name"].strip()
+        if not name or len(name) > 100:
+            raise CommandError("--name must be 1 to 100 characters")
+        expires_at = None
+        if options["expires_days"] is not None:
+            if options["expires_days"] <= 0:
+                raise CommandError("--expires-days must be positive")
+            expires_at = timezone.now() + timedelta(days=options["expires_days"])
+        token, secret = ApiToken.issue(name=name, scopes=options["scopes"], expires_at=expires_at)
+        self.stdout.write(
+            f"Created token {token.name!r} (prefix {token.prefix}, scopes "
+            f"{', '.join(token.scopes)}). Store the secret now; it is not shown again."
+        )
+        self.stdout.write(secret)
