@@ -6,4 +6,7 @@ app_name = "catalog"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("datasets/", views.datasets, name="datasets"),
+    path("datasets/<int:pk>/", views.dataset_detail, name="dataset-detail"),
+    path("search/", views.search, name="search"),
 ]

@@ -43,6 +43,8 @@ def _read_json(request: Request) -> Any:
             raise ParseError("Content-Encoding is gzip but the body is not valid gzip.") from None
         if len(body) > limit or inflater.unconsumed_tail:
             raise PayloadTooLarge(f"Decompressed body exceeds {limit} bytes.")
+        if not inflater.eof:
+            raise ParseError("Content-Encoding is gzip but the gzip stream is truncated.")
     elif encoding not in ("", "identity"):
         raise ValidationError({"Content-Encoding": [f"unsupported encoding {encoding!r}"]})
     if not body.strip():

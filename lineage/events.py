@@ -237,8 +237,6 @@ def _parse_run_event(raw: dict[str, Any], event: ParsedEvent, ident: _Identity) 
             if event.run_id is None:
                 ident.error("run.runId", "must be a UUID")
         event.run_facets = _facets(run, "facets", "run", event)
-    if "job" not in raw:
-        ident.error("job", "is required")
     _parse_job(raw, event, ident)
     _parse_io(raw, event, ident)
 

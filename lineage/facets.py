@@ -517,7 +517,9 @@ def _read_stats(r: _Reader, ref: DatasetRef, direction: str) -> StatsFact | None
         metrics = dqm.get("columnMetrics")
         if isinstance(metrics, dict):
             stats.column_metrics = metrics
-        elif metrics is not None:
+        elif metrics is None:
+            r.bad(f"{mpath}.columnMetrics", "is required by the facet; row counts kept")
+        else:
             r.bad(f"{mpath}.columnMetrics", "must be an object; ignored")
     return stats if found else None
 

@@ -273,6 +273,12 @@ class DataQualityAssertion(models.Model):
 
     class Meta:
         ordering = ["-observed_at", "-id"]
+        constraints = [
+            # START and COMPLETE of one run often repeat the same assertions.
+            models.UniqueConstraint(
+                fields=["run", "dataset", "assertion", "column"], name="assertion_uniq"
+            )
+        ]
         indexes = [models.Index(fields=["dataset", "-observed_at"], name="assertion_ds_idx")]
 
 

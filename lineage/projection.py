@@ -1,17 +1,28 @@
 """Project validated event facts into namespaces, jobs, runs, datasets and edges.
 
-A :class:`Projector` lives for one transaction and caches the rows it has touched, so a
-batch of events about the same jobs and datasets costs few queries. It must only be used
-inside ``transaction.atomic()``: on rollback the projector is thrown away with it.
+A batch is projected set-wise, in three steps, so that its cost is a handful of queries
+rather than a dozen per event:
+
+1. **load** every namespace, job, dataset (directly or through a symlink) and run the batch
+   names, inserting the missing ones (``INSERT ... ON CONFLICT DO NOTHING`` then read:
+   race-free across processes);
+2. **apply** the events in order, in memory: the run state machine, latest descriptions,
+   edges, run I/O, statistics, assertions, column lineage;
+3. **flush** with bulk upserts and bulk updates of the rows that changed.
+
+Schema changes (a new dataset version) and lifecycle changes are rare and written as they
+are met. The projector must run inside ``transaction.atomic()`` together with the raw
+insert, so that a failure rolls back both.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from catalog.models import (
@@ -34,85 +45,255 @@ from lineage.models import (
     RunDataset,
 )
 
+Key = tuple[str, str]
 
-def _get_or_insert(model: type[models.Model], lookup: dict[str, Any], **defaults: Any) -> Any:
-    """Fetch a row by its unique key, inserting it first when missing.
+_RUN_FIELDS = [
+    "job", "state", "started_at", "ended_at", "transitioned_at", "nominal_start_time",
+    "nominal_end_time", "error_message", "error_language", "stack_trace", "parent",
+    "root_uuid", "facets", "events_count", "updated_at",
+]
 
-    ``INSERT ... ON CONFLICT DO NOTHING`` then a read is race-free across processes, where
-    ``get_or_create`` can fail with IntegrityError when two writers create the same row.
+
+class _Dirty:
+    """Rows changed in memory, with the union of their changed fields."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, models.Model] = {}
+        self.fields: set[str] = set()
+
+    def set(self, row: models.Model, changes: dict[str, Any]) -> None:
+        for attr, value in changes.items():
+            setattr(row, attr, value)
+        self.rows[row.pk] = row
+        self.fields.update(changes)
+
+    def flush(self, model: type[models.Model]) -> None:
+        if self.rows:
+            update_rows(model, list(self.rows.values()), sorted(self.fields))
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.concrete, f"{name} is not a column"
+    return field
+
+
+def update_rows(model: type[models.Model], rows: Sequence[models.Model], names: list[str]) -> None:
+    """Write ``names`` of each row with one prepared UPDATE run through ``executemany``.
+
+    Django's ``bulk_update`` builds a CASE expression per row and field, which costs more
+    than the whole rest of a batch's projection; values here are adapted by each field's
+    own ``get_db_prep_save``, as ``save()`` does.
     """
-    row = model._default_manager.filter(**lookup).first()
-    if row is None:
-        model._default_manager.bulk_create([model(**lookup, **defaults)], ignore_conflicts=True)
-        row = model._default_manager.get(**lookup)
-    return row
+    meta = model._meta
+    fields = [_concrete(model, name) for name in names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+    pk_column = quote(str(meta.pk.column if meta.pk else "id"))
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {pk_column} = %s"
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def insert_rows(
+    model: type[models.Model],
+    rows: Sequence[models.Model],
+    *,
+    unique: Sequence[str] = (),
+    update: Sequence[str] = (),
+) -> None:
+    """Insert rows with one prepared statement through ``executemany``.
+
+    With ``unique``, a conflicting row is left alone (``ON CONFLICT DO NOTHING``) or, with
+    ``update``, has those columns overwritten. Both SQLite and PostgreSQL speak this SQL;
+    it skips ``bulk_create``'s per-row compilation, the largest cost of a batch.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"
+    if unique:
+        target = ", ".join(quote(str(_concrete(model, n).column)) for n in unique)
+        if update:
+            sets = ", ".join(
+                f"{quote(c)} = excluded.{quote(c)}"
+                for c in (str(_concrete(model, n).column) for n in update)
+            )
+            sql += f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
+        else:
+            sql += f" ON CONFLICT ({target}) DO NOTHING"
+    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+              for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 class Projector:
     def __init__(self) -> None:
         self.now = timezone.now()
-        self._namespaces: dict[str, int] = {}
-        self._jobs: dict[tuple[str, str], Job] = {}
-        self._datasets: dict[tuple[str, str], Dataset] = {}
+        self.namespaces: dict[str, int] = {}
+        self.jobs: dict[Key, Job] = {}
+        self.datasets: dict[Key, Dataset] = {}
+        self.runs: dict[uuid.UUID, Run] = {}
+        self._dirty_jobs = _Dirty()
+        self._dirty_datasets = _Dirty()
+        self._touched_runs: dict[int, Run] = {}
+        self._job_edges: dict[tuple[int, int, str], JobDataset] = {}
+        self._run_io: dict[tuple[int, int, str], tuple[dict[str, Any], int | None]] = {}
+        self._stats: dict[tuple[int, int, str], DatasetStatistics] = {}
+        self._assertions: dict[tuple[int, int, str, str], DataQualityAssertion] = {}
+        self._columns: dict[tuple[Any, ...], ColumnLineage] = {}
+        self._symlinks: dict[Key, DatasetSymlink] = {}
 
-    # --- entities -------------------------------------------------------------------
+    # --- 1. load ----------------------------------------------------------------------
 
-    def namespace_id(self, name: str) -> int:
-        if name not in self._namespaces:
-            ns = _get_or_insert(Namespace, {"name": name}, created_at=self.now, updated_at=self.now)
-            self._namespaces[name] = ns.pk
-        return self._namespaces[name]
+    def project(self, batch: Sequence[EventFacts]) -> None:
+        self._load(batch)
+        for facts in batch:
+            self._apply(facts)
+        self._flush()
 
-    def job(self, namespace: str, name: str) -> Job:
-        key = (namespace, name)
-        if key not in self._jobs:
-            self._jobs[key] = _get_or_insert(
-                Job,
-                {"namespace_id": self.namespace_id(namespace), "name": name},
-                created_at=self.now,
-                updated_at=self.now,
+    def _load(self, batch: Sequence[EventFacts]) -> None:
+        job_keys: set[Key] = set()
+        dataset_keys: set[Key] = set()
+        declared_links: dict[Key, Key] = {}
+        run_jobs: dict[uuid.UUID, Key] = {}
+        for facts in batch:
+            if facts.job:
+                job_keys.add((facts.job.namespace, facts.job.name))
+            if facts.run and facts.job:
+                run_jobs.setdefault(facts.run.run_id, (facts.job.namespace, facts.job.name))
+                parent = facts.run.parent
+                if parent is not None:
+                    job_keys.add((parent.job_namespace, parent.job_name))
+                    run_jobs.setdefault(parent.run_id, (parent.job_namespace, parent.job_name))
+            for ds in facts.datasets:
+                dataset_keys.add((ds.namespace, ds.name))
+                for link in ds.symlinks:
+                    declared_links.setdefault((link["namespace"], link["name"]),
+                                              (ds.namespace, ds.name))
+                dataset_keys.update((e.input_namespace, e.input_name) for e in ds.column_edges)
+        self._load_namespaces({ns for ns, _ in job_keys | dataset_keys})
+        self._load_jobs(job_keys)
+        self._load_datasets(dataset_keys, declared_links)
+        self._load_runs(run_jobs)
+
+    def _load_namespaces(self, names: set[str]) -> None:
+        def fetch(wanted: Iterable[str]) -> None:
+            rows = Namespace.objects.filter(name__in=list(wanted)).values_list("name", "pk")
+            self.namespaces.update(rows)
+
+        fetch(names)
+        missing = names - self.namespaces.keys()
+        if missing:
+            Namespace.objects.bulk_create(
+                [Namespace(name=n, created_at=self.now, updated_at=self.now) for n in missing],
+                ignore_conflicts=True,
             )
-        return self._jobs[key]
+            fetch(missing)
 
-    def dataset(self, namespace: str, name: str) -> Dataset:
-        """The dataset known as ``(namespace, name)``, directly or through a symlink."""
-        key = (namespace, name)
-        if key not in self._datasets:
-            ns_id = self.namespace_id(namespace)
-            dataset = Dataset.objects.filter(namespace_id=ns_id, name=name).first()
-            if dataset is None:
-                link = DatasetSymlink.objects.filter(namespace=namespace, name=name).first()
-                if link is not None:
-                    dataset = Dataset.objects.get(pk=link.dataset_id)
-            if dataset is None:
-                dataset = _get_or_insert(
-                    Dataset,
-                    {"namespace_id": ns_id, "name": name},
-                    physical_name=name,
-                    created_at=self.now,
-                    updated_at=self.now,
-                )
-            self._datasets[key] = dataset
-        return self._datasets[key]
+    def _fetch_keyed(self, model: type[Any], keys: set[Key]) -> dict[Key, Any]:
+        """Rows of ``model`` whose ``(namespace name, name)`` is in ``keys``."""
+        if not keys:
+            return {}
+        ns_names = {self.namespaces[ns]: ns for ns, _ in keys}
+        rows = model._default_manager.filter(
+            namespace_id__in=list(ns_names), name__in=list({name for _, name in keys})
+        )
+        found = {}
+        for row in rows:
+            key = (ns_names[row.namespace_id], row.name)
+            if key in keys:
+                found[key] = row
+        return found
 
-    # --- events ---------------------------------------------------------------------
+    def _load_jobs(self, keys: set[Key]) -> None:
+        self.jobs.update(self._fetch_keyed(Job, keys))
+        missing = keys - self.jobs.keys()
+        if missing:
+            Job.objects.bulk_create(
+                [
+                    Job(namespace_id=self.namespaces[ns], name=name, created_at=self.now,
+                        updated_at=self.now)
+                    for ns, name in missing
+                ],
+                ignore_conflicts=True,
+            )
+            self.jobs.update(self._fetch_keyed(Job, missing))
 
-    def apply(self, facts: EventFacts) -> None:
+    def _load_datasets(self, keys: set[Key], declared_links: dict[Key, Key]) -> None:
+        self.datasets.update(self._fetch_keyed(Dataset, keys))
+        missing = keys - self.datasets.keys()
+        if missing:
+            # An identifier seen before as a symlink is the dataset it points to.
+            links = DatasetSymlink.objects.filter(
+                namespace__in={ns for ns, _ in missing}, name__in={n for _, n in missing}
+            ).select_related("dataset")
+            for link in links:
+                if (link.namespace, link.name) in missing:
+                    self.datasets[(link.namespace, link.name)] = link.dataset
+            missing = keys - self.datasets.keys()
+        # A symlink declared in this batch names a dataset loaded above (or made below).
+        aliases = {key: declared_links[key] for key in missing if key in declared_links
+                   and declared_links[key] not in declared_links}
+        missing -= aliases.keys()
+        if missing:
+            Dataset.objects.bulk_create(
+                [
+                    Dataset(namespace_id=self.namespaces[ns], name=name, physical_name=name,
+                            created_at=self.now, updated_at=self.now)
+                    for ns, name in missing
+                ],
+                ignore_conflicts=True,
+            )
+            self.datasets.update(self._fetch_keyed(Dataset, missing))
+        for alias, target in aliases.items():
+            self.datasets[alias] = self.datasets[target]
+        # One row may be reachable by several keys (a symlink): share the instance.
+        by_pk: dict[int, Dataset] = {}
+        for key, row in self.datasets.items():
+            self.datasets[key] = by_pk.setdefault(row.pk, row)
+
+    def _load_runs(self, run_jobs: dict[uuid.UUID, Key]) -> None:
+        if not run_jobs:
+            return
+        locked = Run.objects.select_for_update()
+        self.runs = {r.uuid: r for r in locked.filter(uuid__in=list(run_jobs))}
+        missing = run_jobs.keys() - self.runs.keys()
+        if missing:
+            Run.objects.bulk_create(
+                [
+                    Run(uuid=run_id, job=self.jobs[run_jobs[run_id]], created_at=self.now,
+                        updated_at=self.now)
+                    for run_id in missing
+                ],
+                ignore_conflicts=True,
+            )
+            self.runs.update({r.uuid: r for r in locked.filter(uuid__in=list(missing))})
+
+    # --- 2. apply -----------------------------------------------------------------------
+
+    def _apply(self, facts: EventFacts) -> None:
         event = facts.event
         job = self._describe_job(facts.job) if facts.job else None
-        run = self._project_run(facts.run, job, event.event_type, event.event_time) if (
-            facts.run and job
-        ) else None
+        run = None
+        if facts.run is not None and job is not None:
+            run = self._apply_run(facts.run, job, event.event_type, event.event_time)
         for ds_facts in facts.datasets:
             dataset = self._describe_dataset(ds_facts, event.event_time, run)
-            if job is None or not ds_facts.direction:
-                continue
-            self._link(job, run, dataset, ds_facts, event.event_type, event.event_time)
-        if run is not None:
-            run.save()
+            if job is not None and ds_facts.direction:
+                self._link(job, run, dataset, ds_facts, event.event_type, event.event_time)
 
     def _describe_job(self, facts: JobFacts) -> Job:
-        job = self.job(facts.namespace, facts.name)
+        job = self.jobs[(facts.namespace, facts.name)]
         changes: dict[str, Any] = {}
         for attr, value in (
             ("description", facts.description),
@@ -132,17 +313,11 @@ class Projector:
                 changes["facets"] = merged
         if changes:
             changes["updated_at"] = self.now
-            _update(job, changes)
+            self._dirty_jobs.set(job, changes)
         return job
 
-    def _project_run(self, facts: RunFacts, job: Job, event_type: str, at: datetime) -> Run:
-        run = Run.objects.select_for_update().filter(uuid=facts.run_id).first()
-        if run is None:
-            Run.objects.bulk_create(
-                [Run(uuid=facts.run_id, job=job, created_at=self.now, updated_at=self.now)],
-                ignore_conflicts=True,
-            )
-            run = Run.objects.select_for_update().get(uuid=facts.run_id)
+    def _apply_run(self, facts: RunFacts, job: Job, event_type: str, at: datetime) -> Run:
+        run = self.runs[facts.run_id]
         if run.job_id != job.pk:
             # A placeholder made from a child's parent facet names the job it was told.
             run.job = job
@@ -156,32 +331,27 @@ class Projector:
             run.error_message = facts.error_message
             run.error_language = facts.error_language
             run.stack_trace = facts.stack_trace
-        if facts.parent is not None:
-            self._attach_parent(run, job, facts)
+        parent = facts.parent
+        if parent is not None and parent.run_id != run.uuid:
+            parent_run = self.runs[parent.run_id]
+            parent_job = self.jobs[(parent.job_namespace, parent.job_name)]
+            run.parent = parent_run
+            run.root_uuid = parent.root_run_id or parent_run.root_uuid or parent_run.uuid
+            if job.parent_id != parent_job.pk and parent_job.pk != job.pk:
+                self._dirty_jobs.set(job, {"parent_id": parent_job.pk})
         run.events_count += 1
         run.updated_at = self.now
+        self._touched_runs[run.pk] = run
         started = run.started_at or at
-        if job.latest_run_id == run.pk or job.latest_run_at is None or started >= job.latest_run_at:
-            if (job.latest_run_id, job.latest_run_at) != (run.pk, started):
-                _update(job, {"latest_run_id": run.pk, "latest_run_at": started})
+        is_latest = (
+            job.latest_run_id == run.pk or job.latest_run_at is None or started >= job.latest_run_at
+        )
+        if is_latest and (job.latest_run_id, job.latest_run_at) != (run.pk, started):
+            self._dirty_jobs.set(job, {"latest_run_id": run.pk, "latest_run_at": started})
         return run
 
-    def _attach_parent(self, run: Run, job: Job, facts: RunFacts) -> None:
-        parent = facts.parent
-        assert parent is not None
-        if parent.run_id == run.uuid:
-            return
-        parent_job = self.job(parent.job_namespace, parent.job_name)
-        parent_run = _get_or_insert(
-            Run, {"uuid": parent.run_id}, job=parent_job, created_at=self.now, updated_at=self.now
-        )
-        run.parent = parent_run
-        run.root_uuid = parent.root_run_id or parent_run.root_uuid or parent_run.uuid
-        if job.parent_id != parent_job.pk and parent_job.pk != job.pk:
-            _update(job, {"parent_id": parent_job.pk})
-
     def _describe_dataset(self, facts: DatasetFacts, at: datetime, run: Run | None) -> Dataset:
-        dataset = self.dataset(facts.namespace, facts.name)
+        dataset = self.datasets[(facts.namespace, facts.name)]
         changes: dict[str, Any] = {}
         for attr, value in (
             ("description", facts.description),
@@ -206,43 +376,54 @@ class Projector:
             changes.update(self._new_version(dataset, facts, run_uuid))
         if facts.lifecycle_state:
             changes.update(self._lifecycle(dataset, facts, at, run_uuid))
+        elif facts.direction == Direction.OUTPUT and dataset.is_deleted:
+            # Written again after a DROP (or a rename away): the dataset exists again.
+            changes.update({"is_deleted": False, "lifecycle_state": ""})
         for link in facts.symlinks:
-            DatasetSymlink.objects.bulk_create(
-                [DatasetSymlink(dataset=dataset, created_at=self.now, **link)],
-                ignore_conflicts=True,
+            self._symlinks[(link["namespace"], link["name"])] = DatasetSymlink(
+                dataset_id=dataset.pk, created_at=self.now, **link
             )
         if changes:
             changes["updated_at"] = self.now
-            _update(dataset, changes)
+            self._dirty_datasets.set(dataset, changes)
         return dataset
 
     def _new_version(
         self, dataset: Dataset, facts: DatasetFacts, run_uuid: uuid.UUID | None
     ) -> dict[str, Any]:
         assert facts.fields is not None
-        version = _get_or_insert(
-            DatasetVersion,
-            {"dataset_id": dataset.pk, "schema_hash": facts.schema_hash},
-            fields=[f.__dict__ for f in facts.fields],
-            facets=facts.facets,
-            lifecycle_state=facts.lifecycle_state,
-            run_uuid=run_uuid,
-            created_at=self.now,
-        )
+        lookup = {"dataset_id": dataset.pk, "schema_hash": facts.schema_hash}
+        version = DatasetVersion.objects.filter(**lookup).first()
+        if version is None:
+            DatasetVersion.objects.bulk_create(
+                [
+                    DatasetVersion(
+                        **lookup,
+                        fields=[f.__dict__ for f in facts.fields],
+                        facets=facts.facets,
+                        lifecycle_state=facts.lifecycle_state,
+                        run_uuid=run_uuid,
+                        created_at=self.now,
+                    )
+                ],
+                ignore_conflicts=True,
+            )
+            version = DatasetVersion.objects.get(**lookup)
         DatasetField.objects.filter(dataset_id=dataset.pk).delete()
-        DatasetField.objects.bulk_create(
+        insert_rows(
+            DatasetField,
             [
                 DatasetField(
                     dataset_id=dataset.pk,
                     name=f.name[:1024],
-                    parent_name=f.parent or "",
+                    parent_name=(f.parent or "")[:1024],
                     type=f.type[:255],
                     description=f.description,
                     ordinal=f.ordinal,
                 )
                 for f in facts.fields
             ],
-            ignore_conflicts=True,  # a schema may repeat a field name; the first wins
+            unique=["dataset", "name"],  # a schema may repeat a field name; the first wins
         )
         return {"current_version_id": version.pk, "schema_hash": facts.schema_hash}
 
@@ -250,6 +431,11 @@ class Projector:
         self, dataset: Dataset, facts: DatasetFacts, at: datetime, run_uuid: uuid.UUID | None
     ) -> dict[str, Any]:
         state = facts.lifecycle_state
+        if run_uuid is not None and DatasetLifecycleEvent.objects.filter(
+            dataset=dataset, state=state, run_uuid=run_uuid
+        ).exists():
+            # START, RUNNING and COMPLETE of one run repeat the facet: one change.
+            return {"lifecycle_state": state, "is_deleted": state == "DROP"}
         DatasetLifecycleEvent.objects.create(
             dataset=dataset,
             state=state,
@@ -272,8 +458,18 @@ class Projector:
                     run_uuid=run_uuid,
                     occurred_at=at,
                 )
-                _update(previous, {"lifecycle_state": "RENAMED", "is_deleted": True})
+                previous = self._cached_dataset(previous)
+                self._dirty_datasets.set(
+                    previous,
+                    {"lifecycle_state": "RENAMED", "is_deleted": True, "updated_at": self.now},
+                )
         return {"lifecycle_state": state, "is_deleted": state == "DROP"}
+
+    def _cached_dataset(self, row: Dataset) -> Dataset:
+        for cached in self.datasets.values():
+            if cached.pk == row.pk:
+                return cached
+        return row
 
     def _link(
         self,
@@ -285,130 +481,129 @@ class Projector:
         at: datetime,
     ) -> None:
         direction = facts.direction
-        JobDataset.objects.bulk_create(
-            [
-                JobDataset(
-                    job=job,
-                    dataset=dataset,
-                    direction=direction,
-                    first_seen_at=self.now,
-                    last_seen_at=self.now,
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=["job", "dataset", "direction"],
-            update_fields=["last_seen_at"],
+        key = (job.pk, dataset.pk, direction)
+        self._job_edges[key] = JobDataset(
+            job_id=job.pk, dataset_id=dataset.pk, direction=direction,
+            first_seen_at=self.now, last_seen_at=self.now,
         )
         if direction == Direction.OUTPUT:
             self._column_lineage(job, dataset, facts)
         if run is None:
             return
-        self._run_io(run, dataset, facts)
+        io_key = (run.pk, dataset.pk, direction)
+        previous, _ = self._run_io.get(io_key, ({}, None))
+        self._run_io[io_key] = (
+            {**previous, **facts.facets, **facts.io_facets},
+            dataset.current_version_id,
+        )
         if facts.stats is not None:
-            DatasetStatistics.objects.bulk_create(
-                [
-                    DatasetStatistics(
-                        run=run,
-                        dataset=dataset,
-                        direction=direction,
-                        row_count=facts.stats.row_count,
-                        bytes=facts.stats.bytes,
-                        file_count=facts.stats.file_count,
-                        column_metrics=facts.stats.column_metrics,
-                        observed_at=at,
-                    )
-                ],
-                update_conflicts=True,
-                unique_fields=["run", "dataset", "direction"],
-                update_fields=["row_count", "bytes", "file_count", "column_metrics", "observed_at"],
+            self._stats[io_key] = DatasetStatistics(
+                run_id=run.pk,
+                dataset_id=dataset.pk,
+                direction=direction,
+                row_count=facts.stats.row_count,
+                bytes=facts.stats.bytes,
+                file_count=facts.stats.file_count,
+                column_metrics=facts.stats.column_metrics,
+                observed_at=at,
             )
-        if facts.assertions:
-            DataQualityAssertion.objects.bulk_create(
-                [
-                    DataQualityAssertion(
-                        run=run,
-                        dataset=dataset,
-                        assertion=a.assertion[:1024],
-                        column=a.column[:1024],
-                        success=a.success,
-                        severity=a.severity[:16],
-                        observed_at=at,
-                    )
-                    for a in facts.assertions
-                ]
+        for a in facts.assertions:
+            row = DataQualityAssertion(
+                run_id=run.pk,
+                dataset_id=dataset.pk,
+                assertion=a.assertion[:1024],
+                column=a.column[:1024],
+                success=a.success,
+                severity=a.severity[:16],
+                observed_at=at,
             )
+            self._assertions[(run.pk, dataset.pk, row.assertion, row.column)] = row
         if direction == Direction.OUTPUT and event_type == "COMPLETE" and (
             dataset.last_modified_at is None or at > dataset.last_modified_at
         ):
-            _update(dataset, {"last_modified_at": at})
-
-    def _run_io(self, run: Run, dataset: Dataset, facts: DatasetFacts) -> None:
-        facets = {**facts.facets, **facts.io_facets}
-        io = RunDataset.objects.filter(run=run, dataset=dataset, direction=facts.direction).first()
-        if io is None:
-            RunDataset.objects.bulk_create(
-                [
-                    RunDataset(
-                        run=run,
-                        dataset=dataset,
-                        direction=facts.direction,
-                        version_id=dataset.current_version_id,
-                        facets=facets,
-                    )
-                ],
-                ignore_conflicts=True,
-            )
-            return
-        merged = {**io.facets, **facets}
-        if merged != io.facets or io.version_id != dataset.current_version_id:
-            io.facets, io.version_id = merged, dataset.current_version_id
-            io.save(update_fields=["facets", "version"])
+            self._dirty_datasets.set(dataset, {"last_modified_at": at})
 
     def _column_lineage(self, job: Job, dataset: Dataset, facts: DatasetFacts) -> None:
-        if not facts.column_edges:
-            return
-        rows = {}
-        for row in (
-            ColumnLineage(
-                output_dataset=dataset,
+        for edge in facts.column_edges:
+            source = self.datasets[(edge.input_namespace, edge.input_name)]
+            row = ColumnLineage(
+                output_dataset_id=dataset.pk,
                 output_field=edge.output_field[:1024],
-                input_dataset=self.dataset(edge.input_namespace, edge.input_name),
+                input_dataset_id=source.pk,
                 input_field=edge.input_field[:1024],
                 transformation_type=edge.type[:32],
                 transformation_subtype=edge.subtype[:64],
                 description=edge.description,
                 masking=edge.masking,
-                job=job,
+                job_id=job.pk,
                 updated_at=self.now,
             )
-            for edge in facts.column_edges
-        ):
-            # PostgreSQL refuses an upsert that names the same row twice.
+            # PostgreSQL refuses an upsert that names the same row twice: keep the last.
             key = (
-                row.output_field,
-                row.input_dataset_id,
-                row.input_field,
-                row.transformation_type,
-                row.transformation_subtype,
+                row.output_dataset_id, row.output_field, row.input_dataset_id, row.input_field,
+                row.transformation_type, row.transformation_subtype,
             )
-            rows[key] = row
-        ColumnLineage.objects.bulk_create(
-            list(rows.values()),
-            update_conflicts=True,
-            unique_fields=[
-                "output_dataset",
-                "output_field",
-                "input_dataset",
-                "input_field",
-                "transformation_type",
-                "transformation_subtype",
-            ],
-            update_fields=["description", "masking", "job", "updated_at"],
+            self._columns[key] = row
+
+    # --- 3. flush -----------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if self._job_edges:
+            insert_rows(
+                JobDataset,
+                list(self._job_edges.values()),
+                unique=["job", "dataset", "direction"],
+                update=["last_seen_at"],
+            )
+        self._flush_run_io()
+        if self._stats:
+            insert_rows(
+                DatasetStatistics,
+                list(self._stats.values()),
+                unique=["run", "dataset", "direction"],
+                update=["row_count", "bytes", "file_count", "column_metrics", "observed_at"],
+            )
+        insert_rows(
+            DataQualityAssertion,
+            list(self._assertions.values()),
+            unique=["run", "dataset", "assertion", "column"],
+            update=["success", "severity", "observed_at"],
         )
+        insert_rows(
+            ColumnLineage,
+            list(self._columns.values()),
+            unique=[
+                "output_dataset", "output_field", "input_dataset", "input_field",
+                "transformation_type", "transformation_subtype",
+            ],
+            update=["description", "masking", "job", "updated_at"],
+        )
+        insert_rows(DatasetSymlink, list(self._symlinks.values()), unique=["namespace", "name"])
+        if self._touched_runs:
+            update_rows(Run, list(self._touched_runs.values()), _RUN_FIELDS)
+        self._dirty_jobs.flush(Job)
+        self._dirty_datasets.flush(Dataset)
 
-
-def _update(instance: models.Model, changes: dict[str, Any]) -> None:
-    """Write only the changed columns, and keep the cached instance in step."""
-    type(instance)._default_manager.filter(pk=instance.pk).update(**changes)
-    for attr, value in changes.items():
-        setattr(instance, attr, value)
+    def _flush_run_io(self) -> None:
+        if not self._run_io:
+            return
+        existing = {
+            (io.run_id, io.dataset_id, io.direction): io
+            for io in RunDataset.objects.filter(run_id__in={k[0] for k in self._run_io})
+        }
+        new, changed = [], []
+        for key, (facets, version_id) in self._run_io.items():
+            io = existing.get(key)
+            if io is None:
+                new.append(
+                    RunDataset(run_id=key[0], dataset_id=key[1], direction=key[2],
+                               facets=facets, version_id=version_id)
+                )
+                continue
+            merged = {**io.facets, **facets}
+            if merged != io.facets or io.version_id != version_id:
+                io.facets, io.version_id = merged, version_id
+                changed.append(io)
+        insert_rows(RunDataset, new, unique=["run", "dataset", "direction"])
+        if changed:
+            update_rows(RunDataset, changed, ["facets", "version"])

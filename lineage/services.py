@@ -15,7 +15,7 @@ from django.db.models import F
 from lineage.events import EventInvalid, parse_event
 from lineage.facets import EventFacts, read_event
 from lineage.models import LineageEvent
-from lineage.projection import Projector
+from lineage.projection import Projector, insert_rows
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,19 +108,15 @@ def _store_and_project(facts_list: Sequence[EventFacts], token_name: str) -> lis
         for facts in facts_list:
             if facts.event.hash not in existing and facts.event.hash not in fresh:
                 fresh[facts.event.hash] = facts
-        created = LineageEvent.objects.bulk_create(
-            [_raw_row(facts, token_name) for facts in fresh.values()]
-        )
-        ids = {**existing, **{row.hash: row.pk for row in created}}
-        projector = Projector()
-        for facts in fresh.values():
-            projector.apply(facts)
+        insert_rows(LineageEvent, [_raw_row(facts, token_name) for facts in fresh.values()])
+        Projector().project(list(fresh.values()))
         duplicate_counts = Counter(hashes)
         for digest in fresh:
             duplicate_counts[digest] -= 1
         for digest, count in duplicate_counts.items():
             if count > 0:
                 LineageEvent.objects.filter(hash=digest).update(duplicates=F("duplicates") + count)
+        ids = dict(LineageEvent.objects.filter(hash__in=set(hashes)).values_list("hash", "id"))
     seen: set[str] = set()
     results = []
     for facts in facts_list:

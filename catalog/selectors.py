@@ -1,0 +1,158 @@
+"""Catalog reads shared by the portal pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Value, When
+from django.db.models.query import QuerySet
+
+from catalog.models import (
+    Dataset,
+    DatasetField,
+    DatasetLifecycleEvent,
+    DatasetSymlink,
+    DatasetVersion,
+    Namespace,
+)
+
+
+def catalog_counts() -> dict[str, int]:
+    return {
+        "namespaces": Namespace.objects.count(),
+        "datasets": Dataset.objects.count(),
+    }
+
+
+def datasets_recently_updated(*, limit: int = 10) -> list[Dataset]:
+    return list(Dataset.objects.select_related("namespace").order_by("-updated_at")[:limit])
+
+
+def namespaces_with_dataset_counts() -> list[Namespace]:
+    return list(
+        Namespace.objects.annotate(dataset_count=Count("datasets"))
+        .filter(dataset_count__gt=0)
+        .order_by("name")
+    )
+
+
+def namespace_get(*, name: str) -> Namespace | None:
+    return Namespace.objects.filter(name=name).first()
+
+
+def dataset_list(*, namespace: Namespace | None = None, name: str = "") -> QuerySet[Dataset]:
+    datasets = Dataset.objects.select_related("namespace").order_by("namespace__name", "name")
+    if namespace is not None:
+        datasets = datasets.filter(namespace=namespace)
+    if name:
+        datasets = datasets.filter(name__icontains=name)
+    return datasets
+
+
+def dataset_get(*, pk: int) -> Dataset | None:
+    return Dataset.objects.select_related("namespace", "current_version").filter(pk=pk).first()
+
+
+@dataclass(frozen=True)
+class SchemaRow:
+    name: str  # dotted path
+    leaf: str  # last segment, shown indented under its parent
+    depth: int
+    type: str
+    description: str
+
+
+def dataset_schema(*, dataset: Dataset) -> list[SchemaRow]:
+    rows = []
+    for f in DatasetField.objects.filter(dataset=dataset).order_by("ordinal", "id"):
+        leaf = f.name[len(f.parent_name) + 1 :] if f.parent_name else f.name
+        rows.append(SchemaRow(f.name, leaf, f.depth, f.type, f.description))
+    return rows
+
+
+@dataclass
+class VersionRow:
+    version: DatasetVersion
+    field_count: int
+    is_first: bool = False
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    retyped: list[str] = field(default_factory=list)
+
+
+def _field_types(fields: Any) -> dict[str, str]:
+    if not isinstance(fields, list):
+        return {}
+    return {
+        str(f.get("name")): str(f.get("type") or "")
+        for f in fields
+        if isinstance(f, dict) and f.get("name") is not None
+    }
+
+
+def dataset_versions(*, dataset: Dataset, limit: int = 20) -> list[VersionRow]:
+    """The latest schema versions, each with what changed since the one before it."""
+    versions = list(
+        DatasetVersion.objects.filter(dataset=dataset).order_by("-created_at", "-id")[: limit + 1]
+    )
+    rows = []
+    for i, version in enumerate(versions[:limit]):
+        current = _field_types(version.fields)
+        row = VersionRow(version=version, field_count=len(current))
+        if i + 1 < len(versions):
+            before = _field_types(versions[i + 1].fields)
+            row.added = [n for n in current if n not in before]
+            row.removed = [n for n in before if n not in current]
+            row.retyped = [n for n in current if n in before and before[n] != current[n]]
+        else:
+            row.is_first = True
+        rows.append(row)
+    return rows
+
+
+def dataset_lifecycle(*, dataset: Dataset, limit: int = 50) -> list[DatasetLifecycleEvent]:
+    return list(DatasetLifecycleEvent.objects.filter(dataset=dataset)[:limit])
+
+
+def dataset_symlinks(*, dataset: Dataset) -> list[DatasetSymlink]:
+    return list(DatasetSymlink.objects.filter(dataset=dataset).order_by("namespace", "name"))
+
+
+def dataset_search(*, query: str, limit: int = 50) -> tuple[list[Dataset], int]:
+    """Datasets whose name, description or a field name contains ``query``.
+
+    Name matches rank first (exact before partial); each hit carries ``matched_fields``.
+    """
+    field_hit = DatasetField.objects.filter(dataset=OuterRef("pk"), name__icontains=query)
+    matches = Dataset.objects.filter(
+        Q(name__icontains=query) | Q(description__icontains=query) | Exists(field_hit)
+    )
+    rank = Case(
+        When(name__iexact=query, then=Value(0)),
+        When(name__icontains=query, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    hits: list[Dataset] = list(
+        matches.select_related("namespace")
+        .annotate(rank=rank)
+        .order_by("rank", "name", "id")
+        .prefetch_related(
+            Prefetch(
+                "schema_fields",
+                queryset=DatasetField.objects.filter(name__icontains=query).order_by("ordinal"),
+                to_attr="matched_fields",
+            )
+        )[:limit]
+    )
+    total = len(hits) if len(hits) < limit else matches.count()
+    return hits, total
+
+
+def datasets_without_owners(*, limit: int = 100) -> tuple[list[Dataset], int]:
+    orphans = Dataset.objects.filter(is_deleted=False, owners=[])
+    return (
+        list(orphans.select_related("namespace").order_by("namespace__name", "name")[:limit]),
+        orphans.count(),
+    )

@@ -1,0 +1,170 @@
+"""Lineage reads shared by views: querysets shaped so that listing them costs a fixed
+number of queries, whatever the number of rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import F, Prefetch, QuerySet
+
+from catalog.models import Dataset, DatasetField, DatasetVersion, Namespace
+from lineage.models import ColumnLineage, Job, JobDataset, LineageEvent, Run, RunDataset
+
+# --- namespaces -------------------------------------------------------------------------
+
+
+def namespace_list() -> QuerySet[Namespace]:
+    return Namespace.objects.order_by("name", "id")
+
+
+def namespace_get(*, name: str) -> Namespace | None:
+    return Namespace.objects.filter(name=name).first()
+
+
+# --- datasets ---------------------------------------------------------------------------
+
+
+def _dataset_queryset() -> QuerySet[Dataset]:
+    """Datasets with their namespace, current version id, fields and column lineage."""
+    return (
+        Dataset.objects.select_related("namespace")
+        .annotate(current_version_uuid=F("current_version__version"))
+        .prefetch_related(
+            Prefetch("schema_fields", queryset=DatasetField.objects.order_by("ordinal", "id")),
+            Prefetch(
+                "column_inputs",
+                # A dataset-wide dependency (no output field) has no column to hang on.
+                queryset=ColumnLineage.objects.exclude(output_field="")
+                .select_related("input_dataset__namespace")
+                .only(
+                    "output_dataset_id",
+                    "output_field",
+                    "input_field",
+                    "transformation_type",
+                    "transformation_subtype",
+                    "description",
+                    "input_dataset__name",
+                    "input_dataset__namespace__name",
+                )
+                .order_by("output_field", "id"),
+            ),
+        )
+    )
+
+
+def dataset_list(*, namespace: Namespace) -> QuerySet[Dataset]:
+    return _dataset_queryset().filter(namespace=namespace).order_by("name", "id")
+
+
+def dataset_get(*, namespace: Namespace, name: str) -> Dataset | None:
+    return _dataset_queryset().filter(namespace=namespace, name=name).first()
+
+
+def dataset_version_list(*, namespace: Namespace, name: str) -> QuerySet[DatasetVersion] | None:
+    """The dataset's schema versions, newest first; ``None`` when there is no such dataset."""
+    dataset_id = (
+        Dataset.objects.filter(namespace=namespace, name=name).values_list("pk", flat=True).first()
+    )
+    if dataset_id is None:
+        return None
+    return (
+        DatasetVersion.objects.filter(dataset_id=dataset_id)
+        .select_related("dataset__namespace")
+        .order_by("-created_at", "-id")
+    )
+
+
+# --- jobs and runs ----------------------------------------------------------------------
+
+
+def _run_io_prefetch(lookup: str) -> Prefetch:
+    return Prefetch(
+        lookup,
+        queryset=RunDataset.objects.select_related("dataset__namespace", "version")
+        .only(
+            "run_id",
+            "direction",
+            "facets",
+            "dataset__name",
+            "dataset__namespace__name",
+            "version__version",
+        )
+        .order_by("id"),
+    )
+
+
+def _run_queryset() -> QuerySet[Run]:
+    return Run.objects.select_related("job__namespace").prefetch_related(_run_io_prefetch("io"))
+
+
+def _job_queryset() -> QuerySet[Job]:
+    return Job.objects.select_related(
+        "namespace", "parent__namespace", "latest_run__job__namespace"
+    ).prefetch_related(
+        Prefetch(
+            "dataset_edges",
+            queryset=JobDataset.objects.select_related("dataset__namespace")
+            .only("job_id", "direction", "dataset__name", "dataset__namespace__name")
+            .order_by("dataset__namespace__name", "dataset__name"),
+        ),
+        _run_io_prefetch("latest_run__io"),
+    )
+
+
+def job_list(*, namespace: Namespace) -> QuerySet[Job]:
+    return _job_queryset().filter(namespace=namespace).order_by("name", "id")
+
+
+def job_get(*, namespace: Namespace, name: str) -> Job | None:
+    return _job_queryset().filter(namespace=namespace, name=name).first()
+
+
+def job_run_list(*, namespace: Namespace, name: str) -> QuerySet[Run] | None:
+    """The job's runs, the latest started first and runs not started yet last; ``None``
+    when there is no such job."""
+    job_id = Job.objects.filter(namespace=namespace, name=name).values_list("pk", flat=True).first()
+    if job_id is None:
+        return None
+    return (
+        _run_queryset()
+        .filter(job_id=job_id)
+        .order_by(F("started_at").desc(nulls_last=True), "-created_at", "-id")
+    )
+
+
+def run_get(*, run_id: uuid.UUID) -> Run | None:
+    return _run_queryset().filter(uuid=run_id).first()
+
+
+def runs_by_uuid(*, uuids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Run]:
+    wanted = {u for u in uuids if u is not None}
+    if not wanted:
+        return {}
+    return {run.uuid: run for run in _run_queryset().filter(uuid__in=wanted)}
+
+
+def run_facets(*, run: Run, kind: str) -> dict[str, Any]:
+    """The ``run`` or ``job`` facets the run's events carried, merged in event-time order
+    so that the latest value of each facet wins."""
+    facets: dict[str, Any] = {}
+    payloads = (
+        LineageEvent.objects.filter(run_uuid=run.uuid, kind=LineageEvent.Kind.RUN)
+        .order_by("event_time", "id")
+        .values_list("payload", flat=True)
+    )
+    for payload in payloads:
+        section = payload.get(kind) if isinstance(payload, dict) else None
+        found = section.get("facets") if isinstance(section, dict) else None
+        if isinstance(found, dict):
+            facets.update(found)
+    return facets
+
+
+# --- raw events -------------------------------------------------------------------------
+
+
+def lineage_event_list() -> QuerySet[LineageEvent]:
+    """Run events as posted, the latest event time first."""
+    return LineageEvent.objects.filter(kind=LineageEvent.Kind.RUN).order_by("-event_time", "-id")

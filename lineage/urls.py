@@ -1,0 +1,11 @@
+from django.urls import path
+
+from lineage import views
+
+app_name = "lineage"
+
+urlpatterns = [
+    path("runs/", views.runs, name="runs"),
+    path("runs/<uuid:run_uuid>/", views.run_detail, name="run-detail"),
+    path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
+]
