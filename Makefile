@@ -46,7 +46,7 @@ typecheck: install
 	$(VENV)/bin/mypy catalog lineage governance meshport
 
 bench: install
-	$(PY) benchmarks/ingest.py
+	$(PY) -m benchmarks.ingest
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
