@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -62,7 +63,7 @@ class Row:
     seconds: float
     cpu_seconds: float | None = None  # server (or process) CPU, all cores
     target: float | None = None
-    errors: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # failed requests by status
 
     @property
     def rate(self) -> float:
@@ -109,7 +110,7 @@ def fresh_store(settings: Settings, history: int) -> Iterator[dict[str, str]]:
         "MESHPORT_DATA_DIR": data_dir,
         "MESHPORT_LOG_LEVEL": "WARNING",
         "DATABASE_URL": "",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     database = None
     try:
@@ -254,21 +255,22 @@ def _free_port() -> int:
 
 
 def post_all(server: Server, path: str, bodies: list[tuple[bytes, int]], clients: int,
-             max_seconds: float) -> tuple[int, int, float]:
+             max_seconds: float) -> tuple[int, Counter[str], float]:
     """POST ``bodies`` (each with its event count) from ``clients`` keep-alive threads.
 
-    Returns (events accepted, failed requests, seconds). Stops taking new requests at
-    ``max_seconds``.
+    Returns the events accepted, the failed requests by HTTP status (or exception name),
+    and the seconds taken. Stops taking new requests at ``max_seconds``.
     """
     counter = itertools.count()
     lock = threading.Lock()
-    totals = {"events": 0, "errors": 0}
+    accepted = [0]
+    failures: Counter[str] = Counter()
     started = time.perf_counter()
     deadline = started + max_seconds
 
     def client() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-        events = errors = 0
+        events, failed = 0, Counter[str]()
         while time.perf_counter() < deadline:
             index = next(counter)
             if index >= len(bodies):
@@ -278,26 +280,26 @@ def post_all(server: Server, path: str, bodies: list[tuple[bytes, int]], clients
                 conn.request("POST", path, body=body, headers=server.headers)
                 response = conn.getresponse()
                 data = response.read()
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-                errors += 1
+                failed[type(exc).__name__] += 1
                 continue
             if _accepted(response.status, data, count):
                 events += count
             else:
-                errors += 1
+                failed[str(response.status)] += 1
         conn.close()
         with lock:
-            totals["events"] += events
-            totals["errors"] += errors
+            accepted[0] += events
+            failures.update(failed)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return totals["events"], totals["errors"], time.perf_counter() - started
+    return accepted[0], failures, time.perf_counter() - started
 
 
 def _accepted(status: int, data: bytes, count: int) -> bool:
@@ -361,7 +363,7 @@ def measure_http(settings: Settings, server: Server, history: int,
         cpu = server.cpu_seconds()
         events, errors, seconds = post_all(server, path, bodies, clients, settings.max_seconds)
         rows.append(Row(history, mode, events, seconds, server.cpu_seconds() - cpu,
-                        TARGETS[mode], errors))
+                        TARGETS[mode], dict(errors)))
     return rows
 
 
@@ -402,7 +404,8 @@ def report(settings: Settings, rows: list[Row]) -> str:
         target = f"≥ {row.target:,.0f}" if row.target else ""
         verdict = ("ok" if row.rate >= row.target else "MISSED") if row.target else ""
         if row.errors:
-            verdict += f" ({row.errors} failed requests)"
+            failed = ", ".join(f"{n} × {status}" for status, n in sorted(row.errors.items()))
+            verdict += f" (failed requests: {failed})"
         lines.append(
             f"| {row.history:,} | {row.mode} | {row.events:,} | {row.seconds:.1f} | "
             f"{row.rate:,.0f} | {cpu} | {target} | {verdict} |"

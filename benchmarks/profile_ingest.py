@@ -3,15 +3,18 @@
 Runs in the current environment (export ``MESHPORT_DATA_DIR`` to a scratch directory
 first: it is migrated and filled). After a small history is pre-filled, it ingests:
 
-* a batch of 100 events through ``lineage_events_ingest``,
-* 50 events one by one through ``lineage_event_ingest``,
-* 50 events one by one through the whole web stack (``POST /api/v1/lineage`` with the
+* batches of 100 events through ``lineage_events_ingest`` (``--batches``),
+* events one by one through ``lineage_event_ingest`` (``--singles``),
+* events one by one through the whole web stack (``POST /api/v1/lineage`` with the
   Django test client: middleware, DRF, token authentication),
+* batches of 100 through the web stack (``POST /api/v1/lineage/batch``),
 
 and for each prints the queries per event grouped by statement and table, the time the
 database itself reported, and a cProfile of the same work grouped by area.
 
     MESHPORT_DATA_DIR=/tmp/meshport-profile python -m benchmarks.profile_ingest
+    MESHPORT_DATA_DIR=/tmp/meshport-profile-1m python -m benchmarks.profile_ingest \
+        --history 1000000 --jobs 1000 --datasets 3000
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import json
 import pstats
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +35,7 @@ from django.test.utils import CaptureQueriesContext
 
 from benchmarks import history  # sets Django up
 from benchmarks.generate import MeshGenerator
+from catalog.models import ApiToken
 from lineage.services import lineage_event_ingest, lineage_events_ingest
 
 _TABLE = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
@@ -57,26 +61,53 @@ _AREAS = [
 ]
 
 
+def _kind(sql: str) -> tuple[str, str]:
+    # executemany() is logged as "<n> times: <sql>"; it is one round of statements.
+    sql = re.sub(r"^\d+ times: ", "", sql.lstrip())
+    match = _TABLE.search(sql)
+    return sql.split(None, 1)[0].upper(), match.group(1) if match else ""
+
+
+class _QueryTimer:
+    """``connection.execute_wrapper`` timing each statement with the precision that
+    ``connection.queries`` (milliseconds, rounded) lacks."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[tuple[str, str], float] = defaultdict(float)
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool,
+                 context: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds[_kind(sql)] += time.perf_counter() - started
+            self.counts[_kind(sql)] += 1
+
+
 def census(label: str, count: int, work: Callable[[], object]) -> float:
     """Print the queries per event; returns the CPU seconds per event, unprofiled."""
-    with CaptureQueriesContext(connection) as ctx:
+    timer = _QueryTimer()
+    connection.queries_log = deque(maxlen=1_000_000)  # the default keeps the last 9,000
+    with CaptureQueriesContext(connection) as ctx, connection.execute_wrapper(timer):
         started, cpu = time.perf_counter(), time.process_time()
         work()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    by_kind: Counter[tuple[str, str]] = Counter()
-    db_time = 0.0
+    by_kind = Counter(timer.counts)
     for query in ctx.captured_queries:
-        # executemany() is logged as "<n> times: <sql>"; it is one round of statements.
-        sql = re.sub(r"^\d+ times: ", "", query["sql"].lstrip())
-        verb = sql.split(None, 1)[0].upper()
-        match = _TABLE.search(sql)
-        by_kind[(verb, match.group(1) if match else "")] += 1
-        db_time += float(query["time"] or 0)
-    print(f"\n## {label}: {len(ctx.captured_queries) / count:.2f} queries per event; "
+        kind = _kind(query["sql"])
+        if kind not in timer.counts:  # BEGIN and COMMIT bypass the wrapper
+            by_kind[kind] += 1
+            timer.seconds[kind] += float(query["time"] or 0)
+    db_time = sum(timer.seconds.values())
+    print(f"\n## {label}: {sum(by_kind.values()) / count:.2f} queries per event; "
           f"per event {wall / count * 1000:.2f} ms wall, {cpu / count * 1000:.2f} ms CPU, "
-          f"{db_time / count * 1000:.2f} ms in the database driver")
-    for (verb, name), n in sorted(by_kind.items(), key=lambda kv: -kv[1]):
-        print(f"  {n / count:6.2f}  {verb:<8} {name}")
+          f"{db_time / count * 1000:.2f} ms executing statements")
+    print("  queries/event  ms/event executing  statement")
+    for kind, n in sorted(by_kind.items(), key=lambda kv: -timer.seconds[kv[0]]):
+        ms = timer.seconds[kind] / count * 1000
+        print(f"  {n / count:13.2f}  {ms:18.3f}  {kind[0]:<8} {kind[1]}")
     return cpu / count
 
 
@@ -111,21 +142,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--datasets", type=int, default=300)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--batches", type=int, default=10, help="batches of 100 per step")
+    parser.add_argument("--singles", type=int, default=100, help="single events per step")
+    parser.add_argument("--reuse", action="store_true",
+                        help="profile a data dir filled before (with --first-run past it)")
+    parser.add_argument("--first-run", type=int, default=None,
+                        help="run number of the first profiled event (default: history / 2)")
+    parser.add_argument("--no-autocheckpoint", action="store_true",
+                        help="SQLite: leave WAL checkpoints out of the commits measured")
     args = parser.parse_args(argv)
-    secret = history.setup(
-        argparse.Namespace(history=args.history, jobs=args.jobs, datasets=args.datasets, seed=42)
-    )["secret"]
+    if args.reuse:
+        secret = ApiToken.issue(name="profile", scopes=["lineage:write"])[1]
+    else:
+        secret = history.setup(argparse.Namespace(
+            history=args.history, jobs=args.jobs, datasets=args.datasets, seed=42
+        ))["secret"]
+    if args.no_autocheckpoint and connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
     mesh = MeshGenerator(jobs=args.jobs, datasets=args.datasets)
-    run = args.history // 2
+    run = args.history // 2 if args.first_run is None else args.first_run
     slices: list[list[dict[str, Any]]] = []
-    for size in (100, 100, 50, 50, 50, 50):
+    batch_size = 100 * args.batches
+    for size in (batch_size, batch_size, *[args.singles] * 4, batch_size, batch_size):
         slices.append(list(mesh.events(size, first_run=run)))
         run += size // 2
     client = Client(HTTP_HOST="127.0.0.1")
     headers = {"Authorization": f"Bearer {secret}"}
 
     def batch(events: list[dict[str, Any]]) -> Callable[[], object]:
-        return lambda: lineage_events_ingest(payloads=events, token_name="profile")
+        return lambda: [lineage_events_ingest(payloads=events[i : i + 100], token_name="profile")
+                        for i in range(0, len(events), 100)]
 
     def singles(events: list[dict[str, Any]]) -> Callable[[], object]:
         return lambda: [lineage_event_ingest(payload=e, token_name="profile") for e in events]
@@ -138,10 +185,21 @@ def main(argv: list[str] | None = None) -> None:
                 assert response.status_code == 201, response.content
         return post
 
+    def http_batch(events: list[dict[str, Any]]) -> Callable[[], object]:
+        bodies = [json.dumps(events[i : i + 100]) for i in range(0, len(events), 100)]
+
+        def post() -> None:
+            for body in bodies:
+                response = client.post("/api/v1/lineage/batch", data=body,
+                                       content_type="application/json", headers=headers)
+                assert response.json()["accepted"] == 100, response.content
+        return post
+
     for label, size, make, first in (
-        ("batch of 100, lineage_events_ingest", 100, batch, 0),
-        ("single events, lineage_event_ingest", 50, singles, 2),
-        ("single events, POST /api/v1/lineage", 50, http, 4),
+        ("batches of 100, lineage_events_ingest", batch_size, batch, 0),
+        ("single events, lineage_event_ingest", args.singles, singles, 2),
+        ("single events, POST /api/v1/lineage", args.singles, http, 4),
+        ("batches of 100, POST /api/v1/lineage/batch", batch_size, http_batch, 6),
     ):
         cpu = census(label, size, make(slices[first]))
         profile(label, size, make(slices[first + 1]), args.top, cpu)

@@ -12,6 +12,11 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from openlineage.client import OpenLineageClient
+from openlineage.client.event_v2 import Job as OLJob
+from openlineage.client.event_v2 import Run as OLRun
+from openlineage.client.event_v2 import RunEvent, RunState
+from openlineage.client.transport.file import FileConfig, FileTransport
 
 from lineage.models import Job, LineageEvent, Run
 from tests.conftest import run_event
@@ -124,12 +129,6 @@ def test_it_reads_gzipped_json_lines(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("debug_mode", [False, True], ids=["json-lines", "pretty-printed"])
 def test_it_reads_what_openlineage_file_transport_writes(tmp_path: Path, debug_mode: bool) -> None:
-    from openlineage.client import OpenLineageClient
-    from openlineage.client.event_v2 import Job as OLJob
-    from openlineage.client.event_v2 import Run as OLRun
-    from openlineage.client.event_v2 import RunEvent, RunState
-    from openlineage.client.transport.file import FileConfig, FileTransport
-
     log = tmp_path / "openlineage.log"
     config = FileConfig(log_file_path=str(log), append=True, debug_mode=debug_mode)
     client = OpenLineageClient(transport=FileTransport(config))
