@@ -101,8 +101,8 @@ def _store_and_project(facts_list: Sequence[EventFacts], token_name: str) -> lis
     """
     hashes = [f.event.hash for f in facts_list]
     with transaction.atomic():
-        existing = dict(
-            LineageEvent.objects.filter(hash__in=set(hashes)).values_list("hash", "id")
+        existing = set(
+            LineageEvent.objects.filter(hash__in=set(hashes)).values_list("hash", flat=True)
         )
         fresh: dict[str, EventFacts] = {}
         for facts in facts_list:
