@@ -38,16 +38,42 @@ _STORES = [
     ("kafka://broker:9092", "{domain}.{table}.v1", "TOPIC"),
 ]
 _TABLES = [
-    "orders", "order_items", "customers", "invoices", "payments", "shipments", "sessions",
-    "campaigns", "products", "refunds", "ledger", "inventory", "accounts", "events",
+    "orders",
+    "order_items",
+    "customers",
+    "invoices",
+    "payments",
+    "shipments",
+    "sessions",
+    "campaigns",
+    "products",
+    "refunds",
+    "ledger",
+    "inventory",
+    "accounts",
+    "events",
 ]
 _COLUMNS = [
-    ("id", "BIGINT"), ("customer_id", "BIGINT"), ("order_id", "BIGINT"), ("email", "VARCHAR"),
-    ("phone", "VARCHAR"), ("birth_date", "DATE"), ("amount", "DECIMAL(18,2)"),
-    ("currency", "CHAR(3)"), ("status", "VARCHAR"), ("country_code", "CHAR(2)"),
-    ("created_at", "TIMESTAMP"), ("updated_at", "TIMESTAMP"), ("quantity", "INTEGER"),
-    ("sku", "VARCHAR"), ("channel", "VARCHAR"), ("region", "VARCHAR"), ("score", "DOUBLE"),
-    ("is_active", "BOOLEAN"), ("source_system", "VARCHAR"), ("event_ts", "TIMESTAMP"),
+    ("id", "BIGINT"),
+    ("customer_id", "BIGINT"),
+    ("order_id", "BIGINT"),
+    ("email", "VARCHAR"),
+    ("phone", "VARCHAR"),
+    ("birth_date", "DATE"),
+    ("amount", "DECIMAL(18,2)"),
+    ("currency", "CHAR(3)"),
+    ("status", "VARCHAR"),
+    ("country_code", "CHAR(2)"),
+    ("created_at", "TIMESTAMP"),
+    ("updated_at", "TIMESTAMP"),
+    ("quantity", "INTEGER"),
+    ("sku", "VARCHAR"),
+    ("channel", "VARCHAR"),
+    ("region", "VARCHAR"),
+    ("score", "DOUBLE"),
+    ("is_active", "BOOLEAN"),
+    ("source_system", "VARCHAR"),
+    ("event_ts", "TIMESTAMP"),
 ]
 _ORCHESTRATORS = [
     ("airflow://{domain}", "AIRFLOW", "TASK"),
@@ -94,8 +120,15 @@ class _Job:
 class MeshGenerator:
     """Builds the mesh once from the seed, then turns run numbers into events."""
 
-    def __init__(self, *, jobs: int = 200, datasets: int = 600, seed: int = 42,
-                 schema_change_every: int = 50_000, interval_seconds: int = 60):
+    def __init__(
+        self,
+        *,
+        jobs: int = 200,
+        datasets: int = 600,
+        seed: int = 42,
+        schema_change_every: int = 50_000,
+        interval_seconds: int = 60,
+    ):
         if jobs < 1 or datasets < 2:
             raise ValueError("need at least one job and two datasets")
         self.seed = seed
@@ -111,11 +144,13 @@ class MeshGenerator:
         domain = _DOMAINS[index % len(_DOMAINS)]
         ns_tpl, name_tpl, dataset_type = _STORES[rng.randrange(len(_STORES))]
         table = f"{rng.choice(_TABLES)}_{index}"
-        name = name_tpl.format(domain=domain, DOMAIN=domain.upper(), table=table,
-                               TABLE=table.upper())
+        name = name_tpl.format(
+            domain=domain, DOMAIN=domain.upper(), table=table, TABLE=table.upper()
+        )
         columns = rng.sample(_COLUMNS, rng.randint(4, 10))
-        return _Dataset(ns_tpl.format(domain=domain), name, dataset_type, columns,
-                        rng.randint(1_000, 5_000_000))
+        return _Dataset(
+            ns_tpl.format(domain=domain), name, dataset_type, columns, rng.randint(1_000, 5_000_000)
+        )
 
     @staticmethod
     def _make_job(rng: random.Random, index: int, datasets: int) -> _Job:
@@ -202,13 +237,22 @@ class MeshGenerator:
                 "programmingLanguage": "python",
                 "stackTrace": _STACK.format(dag=job.parent or job.name),
             }
-        end = self._event("FAIL" if failed else "COMPLETE", ended, run_id, end_facets, job,
-                          job_facets, run, rng)
+        end = self._event(
+            "FAIL" if failed else "COMPLETE", ended, run_id, end_facets, job, job_facets, run, rng
+        )
         return start, end
 
-    def _event(self, event_type: str, at: datetime, run_id: str, run_facets: dict[str, Any],
-               job: _Job, job_facets: dict[str, Any], run: int,
-               rng: random.Random | None) -> dict[str, Any]:
+    def _event(
+        self,
+        event_type: str,
+        at: datetime,
+        run_id: str,
+        run_facets: dict[str, Any],
+        job: _Job,
+        job_facets: dict[str, Any],
+        run: int,
+        rng: random.Random | None,
+    ) -> dict[str, Any]:
         """START events name the datasets; terminal ones describe them (``rng`` given)."""
         inputs = [self._ref(d, run, rng, "input") for d in job.inputs]
         outputs = [
@@ -226,8 +270,14 @@ class MeshGenerator:
             "outputs": outputs,
         }
 
-    def _ref(self, index: int, run: int, rng: random.Random | None, direction: str,
-             job: _Job | None = None) -> dict[str, Any]:
+    def _ref(
+        self,
+        index: int,
+        run: int,
+        rng: random.Random | None,
+        direction: str,
+        job: _Job | None = None,
+    ) -> dict[str, Any]:
         ds = self.datasets[index]
         ref: dict[str, Any] = {"namespace": ds.namespace, "name": ds.name}
         if rng is None:

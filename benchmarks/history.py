@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -35,10 +36,11 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.core.management.color import no_style  # noqa: E402
 from django.db import connection, models, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from benchmarks.generate import MeshGenerator  # noqa: E402
 from catalog.models import ApiToken, Dataset  # noqa: E402
-from lineage.events import canonical_hash, parse_event  # noqa: E402
+from lineage.events import canonical_hash, canonical_json, parse_event  # noqa: E402
 from lineage.facets import read_event  # noqa: E402
 from lineage.models import (  # noqa: E402
     DatasetStatistics,
@@ -48,7 +50,8 @@ from lineage.models import (  # noqa: E402
     RunDataset,
     RunState,
 )
-from lineage.services import lineage_events_ingest  # noqa: E402
+from lineage.services import lineage_events_ingest, raw_event_row  # noqa: E402
+from lineage.writes import JsonText, insert_returning  # noqa: E402
 
 HISTORY_TOKEN = "bench-history"
 FLOOR_TOKEN = "bench-floor"
@@ -158,13 +161,27 @@ class _DirectWriter:
                 for ref in refs:
                     pk, version = self.datasets[(ref["namespace"], ref["name"])]
                     facets = {**ref.get("facets", {}), **ref.get("outputFacets", {})}
-                    io.append({"run_id": run_pk, "dataset_id": pk, "direction": direction,
-                               "version_id": version, "facets": _JsonText(_canonical(facets))})
+                    io.append(
+                        {
+                            "run_id": run_pk,
+                            "dataset_id": pk,
+                            "direction": direction,
+                            "version_id": version,
+                            "facets": _JsonText(_canonical(facets)),
+                        }
+                    )
                     out = ref.get("outputFacets", {}).get("outputStatistics")
                     if out:
-                        stats.append({"run_id": run_pk, "dataset_id": pk, "direction": direction,
-                                      "row_count": out["rowCount"], "bytes": out["size"],
-                                      "observed_at": _time(end["eventTime"])})
+                        stats.append(
+                            {
+                                "run_id": run_pk,
+                                "dataset_id": pk,
+                                "direction": direction,
+                                "row_count": out["rowCount"],
+                                "bytes": out["size"],
+                                "observed_at": _time(end["eventTime"]),
+                            }
+                        )
         _insert(LineageEvent, events)
         _insert(Run, runs)
         _insert(RunDataset, io)
@@ -238,9 +255,7 @@ def setup(args: argparse.Namespace) -> dict[str, Any]:
     return {"secret": secret, "seconds": time.perf_counter() - started, "counts": _counts()}
 
 
-def _timed_batches(
-    args: argparse.Namespace, work: Callable[[list[bytes]], None]
-) -> dict[str, Any]:
+def _timed_batches(args: argparse.Namespace, work: Callable[[list[bytes]], None]) -> dict[str, Any]:
     """Run ``work`` on batches of encoded events until done or out of time."""
     mesh = _mesh(args)
     bodies = [json.dumps(e).encode() for e in mesh.events(args.events, first_run=args.first_run)]
@@ -263,8 +278,9 @@ def service(args: argparse.Namespace) -> dict[str, Any]:
     """The ingestion service in process, batches of 100: the web stack taken away."""
 
     def work(chunk: list[bytes]) -> None:
-        result = lineage_events_ingest(payloads=[json.loads(b) for b in chunk],
-                                       token_name="bench-service")
+        result = lineage_events_ingest(
+            payloads=[json.loads(b) for b in chunk], token_name="bench-service"
+        )
         if result.failed:
             raise SystemExit(f"generated events were rejected: {result.failed[:3]}")
 
@@ -272,7 +288,8 @@ def service(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def floor(args: argparse.Namespace) -> dict[str, Any]:
-    """Decode, hash and append raw events, 100 per transaction, projecting nothing.
+    """Decode, hash and append raw events, 100 per transaction, projecting nothing — with
+    the very statement the service appends with.
 
     With ``--validate`` the events are also parsed and their facets read, as the service
     does before projecting. The rows are deleted afterwards so the history stays the same.
@@ -283,24 +300,29 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
         for body in chunk:
             payload = json.loads(body)
             if args.validate:
-                read_event(parse_event(payload))
+                rows.append(raw_event_row(read_event(parse_event(payload)), FLOOR_TOKEN))
+                continue
+            text = canonical_json(payload)
             rows.append(
-                LineageEvent(
-                    hash=canonical_hash(payload),
-                    kind="run",
-                    event_type=payload["eventType"],
-                    event_time=_time(payload["eventTime"]),
-                    producer=payload["producer"],
-                    schema_url=payload["schemaURL"],
-                    run_uuid=payload["run"]["runId"],
-                    job_namespace=payload["job"]["namespace"],
-                    job_name=payload["job"]["name"],
-                    token_name=FLOOR_TOKEN,
-                    payload=payload,
-                )
+                {
+                    "hash": canonical_hash(payload, text),
+                    "kind": "run",
+                    "event_type": payload["eventType"],
+                    "event_time": _time(payload["eventTime"]),
+                    "received_at": timezone.now(),
+                    "producer": payload["producer"],
+                    "schema_url": payload["schemaURL"],
+                    "run_uuid": uuid.UUID(payload["run"]["runId"]),
+                    "job_namespace": payload["job"]["namespace"],
+                    "job_name": payload["job"]["name"],
+                    "token_name": FLOOR_TOKEN,
+                    "payload": JsonText(text),
+                    "warnings": [],
+                    "duplicates": 0,
+                }
             )
         with transaction.atomic():
-            LineageEvent.objects.bulk_create(rows)
+            insert_returning(LineageEvent, rows, unique=["hash"], returning=["hash", "id"])
 
     result = _timed_batches(args, work)
     LineageEvent.objects.filter(token_name=FLOOR_TOKEN).delete()

@@ -143,8 +143,16 @@ def _pg_admin(url: str, sql: str) -> None:
 
 def run_step(env: dict[str, str], step: str, settings: Settings, **options: Any) -> dict[str, Any]:
     """Run one ``benchmarks.history`` step in its own process and return its JSON result."""
-    argv = [sys.executable, "-m", "benchmarks.history", step,
-            "--jobs", str(settings.jobs), "--datasets", str(settings.datasets)]
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.history",
+        step,
+        "--jobs",
+        str(settings.jobs),
+        "--datasets",
+        str(settings.datasets),
+    ]
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
         argv += [flag] if value is True else [flag, str(value)]
@@ -173,15 +181,31 @@ class Server:
     def __enter__(self) -> Server:
         s = self.settings
         argv = [
-            sys.executable, "-m", "gunicorn", "meshport.wsgi",
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(s.workers), "--worker-class", "gthread", "--threads", str(s.threads),
-            "--keep-alive", "30", "--timeout", "120", "--graceful-timeout", "5",
-            "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "meshport.wsgi",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(s.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(s.threads),
+            "--keep-alive",
+            "30",
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
+            "--log-level",
+            "warning",
         ]
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=log,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                argv, env=self.env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True
+            )
         self._wait_ready()
         return self
 
@@ -254,8 +278,9 @@ def _free_port() -> int:
 # --- the clients --------------------------------------------------------------------------
 
 
-def post_all(server: Server, path: str, bodies: list[tuple[bytes, int]], clients: int,
-             max_seconds: float) -> tuple[int, Counter[str], float]:
+def post_all(
+    server: Server, path: str, bodies: list[tuple[bytes, int]], clients: int, max_seconds: float
+) -> tuple[int, Counter[str], float]:
     """POST ``bodies`` (each with its event count) from ``clients`` keep-alive threads.
 
     Returns the events accepted, the failed requests by HTTP status (or exception name),
@@ -302,7 +327,23 @@ def post_all(server: Server, path: str, bodies: list[tuple[bytes, int]], clients
     return accepted[0], failures, time.perf_counter() - started
 
 
+# The web stack's own cost: a request authenticated, parsed and validated, then answered
+# 400 (no runId) without touching the event tables.
+HTTP_FLOOR = "http-floor: rejected event"
+REJECTED = json.dumps(
+    {
+        "eventType": "START",
+        "eventTime": "2024-01-01T00:00:00Z",
+        "producer": "bench",
+        "run": {},
+        "job": {"namespace": "bench", "name": "floor"},
+    }
+).encode()
+
+
 def _accepted(status: int, data: bytes, count: int) -> bool:
+    if data.startswith(b'{"error":"invalid OpenLineage event"'):
+        return status == 400
     if count == 1:
         return status == 201
     if status != 200:
@@ -328,7 +369,7 @@ def encoded(
 # --- one history size ---------------------------------------------------------------------
 
 
-MODES = ("single", "batch", "service", "floor")
+MODES = ("single", "batch", "http-floor", "service", "floor")
 
 
 def measure(settings: Settings, history: int) -> list[Row]:
@@ -346,29 +387,41 @@ def measure(settings: Settings, history: int) -> list[Row]:
     return rows
 
 
-def measure_http(settings: Settings, server: Server, history: int,
-                 slices: list[int]) -> list[Row]:
+def measure_http(settings: Settings, server: Server, history: int, slices: list[int]) -> list[Row]:
     mesh = MeshGenerator(jobs=settings.jobs, datasets=settings.datasets)
     rows = []
     for mode, per_body, clients, start in (
         ("single", 1, settings.clients, slices[0]),
         ("batch", BATCH, settings.batch_clients, slices[1]),
+        (HTTP_FLOOR, 1, settings.clients, slices[0]),
     ):
-        if mode not in settings.modes:
+        if mode.split(":")[0] not in settings.modes:
             continue
-        bodies = encoded(mesh, settings.events, start, per_body)
-        print(f"  {mode}: posting up to {settings.events:,} events", file=sys.stderr,
-              flush=True)
+        if mode == HTTP_FLOOR:
+            bodies = [(REJECTED, 1)] * settings.events
+        else:
+            bodies = encoded(mesh, settings.events, start, per_body)
+        print(f"  {mode}: posting up to {settings.events:,} events", file=sys.stderr, flush=True)
         path = "/api/v1/lineage" if per_body == 1 else "/api/v1/lineage/batch"
         cpu = server.cpu_seconds()
         events, errors, seconds = post_all(server, path, bodies, clients, settings.max_seconds)
-        rows.append(Row(history, mode, events, seconds, server.cpu_seconds() - cpu,
-                        TARGETS[mode], dict(errors)))
+        rows.append(
+            Row(
+                history,
+                mode,
+                events,
+                seconds,
+                server.cpu_seconds() - cpu,
+                TARGETS.get(mode),
+                dict(errors),
+            )
+        )
     return rows
 
 
-def measure_in_process(settings: Settings, env: dict[str, str], history: int,
-                       slices: list[int]) -> list[Row]:
+def measure_in_process(
+    settings: Settings, env: dict[str, str], history: int, slices: list[int]
+) -> list[Row]:
     rows = []
     for mode, step, extra, start in (
         ("service in process", "service", {}, slices[0]),
@@ -378,10 +431,16 @@ def measure_in_process(settings: Settings, env: dict[str, str], history: int,
         if step not in settings.modes:
             continue
         print(f"  {mode}", file=sys.stderr, flush=True)
-        result = run_step(env, step, settings, first_run=start, events=settings.events,
-                          max_seconds=settings.max_seconds, **extra)
-        rows.append(Row(history, mode, result["events"], result["seconds"],
-                        result["cpu_seconds"]))
+        result = run_step(
+            env,
+            step,
+            settings,
+            first_run=start,
+            events=settings.events,
+            max_seconds=settings.max_seconds,
+            **extra,
+        )
+        rows.append(Row(history, mode, result["events"], result["seconds"], result["cpu_seconds"]))
     return rows
 
 
@@ -431,27 +490,44 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser = argparse.ArgumentParser(
         description="Measure OpenLineage ingestion over HTTP against the raw-append floor.",
     )
-    parser.add_argument("--events", type=int, default=None,
-                        help="events per mode (default 100000; 2000 with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: histories of 1k and 20k, short modes")
-    parser.add_argument("--history", type=int, nargs="+", metavar="N",
-                        help="stored events before measuring, one run per size; the first "
-                             "and last are compared (default 10000 1000000)")
-    parser.add_argument("--modes", default=",".join(MODES),
-                        help=f"comma-separated subset of {','.join(MODES)}")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="events per mode (default 100000; 2000 with --quick)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: histories of 1k and 20k, short modes"
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="stored events before measuring, one run per size; the first "
+        "and last are compared (default 10000 1000000)",
+    )
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}"
+    )
     parser.add_argument("--jobs", type=int, default=None, help="jobs in the mesh")
     parser.add_argument("--datasets", type=int, default=None, help="datasets in the mesh")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=2, help="threads per worker")
     parser.add_argument("--clients", type=int, default=8, help="client threads, single mode")
-    parser.add_argument("--batch-clients", type=int, default=2,
-                        help="client threads, batch mode")
-    parser.add_argument("--max-seconds", type=float, default=None,
-                        help="time limit of each mode (default 60; 15 with --quick)")
-    parser.add_argument("--database-url", default="",
-                        help="a PostgreSQL server to use: the benchmark creates and drops "
-                             "its own databases next to the one named")
+    parser.add_argument("--batch-clients", type=int, default=2, help="client threads, batch mode")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="time limit of each mode (default 60; 15 with --quick)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server to use: the benchmark creates and drops "
+        "its own databases next to the one named",
+    )
     parser.add_argument("--work-dir", default=None, help="where to make the data dirs")
     parser.add_argument("--keep", action="store_true", help="keep the data dirs")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
@@ -475,8 +551,10 @@ def parse_args(argv: list[str] | None) -> Settings:
         work_dir=args.work_dir,
         json_path=args.json,
     )
-    settings.notes.append(f"mesh: {settings.jobs} jobs over {settings.datasets} datasets; "
-                          f"time limit {settings.max_seconds:.0f} s per mode")
+    settings.notes.append(
+        f"mesh: {settings.jobs} jobs over {settings.datasets} datasets; "
+        f"time limit {settings.max_seconds:.0f} s per mode"
+    )
     return settings
 
 

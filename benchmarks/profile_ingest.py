@@ -42,10 +42,14 @@ _TABLE = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
 
 # (area, pattern matched against "file:function"), first match wins.
 _AREAS = [
-    ("sqlite/psycopg execute + commit",
-     re.compile(r"method '(execute|executemany|commit|fetch)|sqlite3|psycopg")),
-    ("ORM: query building + compiling",
-     re.compile(r"django/db/models/(sql|query|lookups|expressions|where|fields)")),
+    (
+        "sqlite/psycopg execute + commit",
+        re.compile(r"method '(execute|executemany|commit|fetch)|sqlite3|psycopg"),
+    ),
+    (
+        "ORM: query building + compiling",
+        re.compile(r"django/db/models/(sql|query|lookups|expressions|where|fields)"),
+    ),
     ("ORM: model instances", re.compile(r"django/db/models/(base|manager)")),
     ("Django DB layer (wrappers, atomic)", re.compile(r"django/db/(backends|transaction|utils)")),
     ("JSON encode/decode", re.compile(r"json/|_json|method '(encode|decode)'")),
@@ -54,8 +58,10 @@ _AREAS = [
     ("facet reading (facets.py)", re.compile(r"lineage/facets.py")),
     ("projection code (projection.py)", re.compile(r"lineage/projection.py")),
     ("service code (services.py)", re.compile(r"lineage/services.py")),
-    ("DRF + middleware + request",
-     re.compile(r"rest_framework|django/(middleware|core/handlers|http|test|contrib|urls)")),
+    (
+        "DRF + middleware + request",
+        re.compile(r"rest_framework|django/(middleware|core/handlers|http|test|contrib|urls)"),
+    ),
     ("dates, uuids, dataclasses, copying", re.compile(r"datetime|uuid|dataclasses|copy")),
     ("builtins called from all of the above (getattr, isinstance...)", re.compile(r"^~:")),
 ]
@@ -76,8 +82,14 @@ class _QueryTimer:
         self.seconds: dict[tuple[str, str], float] = defaultdict(float)
         self.counts: Counter[tuple[str, str]] = Counter()
 
-    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool,
-                 context: dict[str, Any]) -> Any:
+    def __call__(
+        self,
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,
+        context: dict[str, Any],
+    ) -> Any:
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
@@ -101,9 +113,11 @@ def census(label: str, count: int, work: Callable[[], object]) -> float:
             by_kind[kind] += 1
             timer.seconds[kind] += float(query["time"] or 0)
     db_time = sum(timer.seconds.values())
-    print(f"\n## {label}: {sum(by_kind.values()) / count:.2f} queries per event; "
-          f"per event {wall / count * 1000:.2f} ms wall, {cpu / count * 1000:.2f} ms CPU, "
-          f"{db_time / count * 1000:.2f} ms executing statements")
+    print(
+        f"\n## {label}: {sum(by_kind.values()) / count:.2f} queries per event; "
+        f"per event {wall / count * 1000:.2f} ms wall, {cpu / count * 1000:.2f} ms CPU, "
+        f"{db_time / count * 1000:.2f} ms executing statements"
+    )
     print("  queries/event  ms/event executing  statement")
     for kind, n in sorted(by_kind.items(), key=lambda kv: -timer.seconds[kv[0]]):
         ms = timer.seconds[kind] / count * 1000
@@ -144,19 +158,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--batches", type=int, default=10, help="batches of 100 per step")
     parser.add_argument("--singles", type=int, default=100, help="single events per step")
-    parser.add_argument("--reuse", action="store_true",
-                        help="profile a data dir filled before (with --first-run past it)")
-    parser.add_argument("--first-run", type=int, default=None,
-                        help="run number of the first profiled event (default: history / 2)")
-    parser.add_argument("--no-autocheckpoint", action="store_true",
-                        help="SQLite: leave WAL checkpoints out of the commits measured")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="profile a data dir filled before (with --first-run past it)",
+    )
+    parser.add_argument(
+        "--first-run",
+        type=int,
+        default=None,
+        help="run number of the first profiled event (default: history / 2)",
+    )
+    parser.add_argument(
+        "--no-autocheckpoint",
+        action="store_true",
+        help="SQLite: leave WAL checkpoints out of the commits measured",
+    )
     args = parser.parse_args(argv)
     if args.reuse:
         secret = ApiToken.issue(name="profile", scopes=["lineage:write"])[1]
     else:
-        secret = history.setup(argparse.Namespace(
-            history=args.history, jobs=args.jobs, datasets=args.datasets, seed=42
-        ))["secret"]
+        secret = history.setup(
+            argparse.Namespace(
+                history=args.history, jobs=args.jobs, datasets=args.datasets, seed=42
+            )
+        )["secret"]
     if args.no_autocheckpoint and connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
@@ -171,8 +197,10 @@ def main(argv: list[str] | None = None) -> None:
     headers = {"Authorization": f"Bearer {secret}"}
 
     def batch(events: list[dict[str, Any]]) -> Callable[[], object]:
-        return lambda: [lineage_events_ingest(payloads=events[i : i + 100], token_name="profile")
-                        for i in range(0, len(events), 100)]
+        return lambda: [
+            lineage_events_ingest(payloads=events[i : i + 100], token_name="profile")
+            for i in range(0, len(events), 100)
+        ]
 
     def singles(events: list[dict[str, Any]]) -> Callable[[], object]:
         return lambda: [lineage_event_ingest(payload=e, token_name="profile") for e in events]
@@ -180,9 +208,14 @@ def main(argv: list[str] | None = None) -> None:
     def http(events: list[dict[str, Any]]) -> Callable[[], object]:
         def post() -> None:
             for event in events:
-                response = client.post("/api/v1/lineage", data=json.dumps(event),
-                                       content_type="application/json", headers=headers)
+                response = client.post(
+                    "/api/v1/lineage",
+                    data=json.dumps(event),
+                    content_type="application/json",
+                    headers=headers,
+                )
                 assert response.status_code == 201, response.content
+
         return post
 
     def http_batch(events: list[dict[str, Any]]) -> Callable[[], object]:
@@ -190,9 +223,14 @@ def main(argv: list[str] | None = None) -> None:
 
         def post() -> None:
             for body in bodies:
-                response = client.post("/api/v1/lineage/batch", data=body,
-                                       content_type="application/json", headers=headers)
+                response = client.post(
+                    "/api/v1/lineage/batch",
+                    data=body,
+                    content_type="application/json",
+                    headers=headers,
+                )
                 assert response.json()["accepted"] == 100, response.content
+
         return post
 
     for label, size, make, first in (

@@ -5,8 +5,16 @@ from lineage.models import ColumnLineage, Job, LineageEvent, Run
 
 @admin.register(LineageEvent)
 class LineageEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "event_type", "event_time", "job_name", "token_name",
-                    "duplicates", "received_at"]
+    list_display = [
+        "id",
+        "kind",
+        "event_type",
+        "event_time",
+        "job_name",
+        "token_name",
+        "duplicates",
+        "received_at",
+    ]
     list_filter = ["kind", "event_type", "token_name"]
     search_fields = ["job_name", "job_namespace", "hash"]
     readonly_fields = [f.name for f in LineageEvent._meta.fields]
@@ -34,6 +42,12 @@ class RunAdmin(admin.ModelAdmin):
 
 @admin.register(ColumnLineage)
 class ColumnLineageAdmin(admin.ModelAdmin):
-    list_display = ["output_dataset", "output_field", "input_dataset", "input_field",
-                    "transformation_type", "transformation_subtype"]
+    list_display = [
+        "output_dataset",
+        "output_field",
+        "input_dataset",
+        "input_field",
+        "transformation_type",
+        "transformation_subtype",
+    ]
     raw_id_fields = ["output_dataset", "input_dataset", "job"]

@@ -54,8 +54,9 @@ def _read_json(request: Request) -> Any:
     except UnicodeDecodeError:
         raise ParseError("Body is not UTF-8 encoded JSON.") from None
     except json.JSONDecodeError as exc:
-        raise ParseError(f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}.") \
-            from None
+        raise ParseError(
+            f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
+        ) from None
 
 
 def _token_name(request: Request) -> str:

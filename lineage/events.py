@@ -60,15 +60,21 @@ class ParsedEvent:
     outputs: list[DatasetRef] = field(default_factory=list)
     dataset: DatasetRef | None = None
     warnings: list[dict[str, str]] = field(default_factory=list)
+    canonical: str = ""  # canonical_json(payload)
 
     def warn(self, path: str, message: str) -> None:
         self.warnings.append({"path": path, "message": message})
 
 
-def canonical_hash(event: Any) -> str:
-    """SHA-256 of the canonical JSON: key order and whitespace do not make a new event."""
-    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+def canonical_json(event: Any) -> str:
+    """The event as compact JSON with sorted keys: key order and whitespace do not make a
+    new event. It is also the text stored in the raw log."""
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_hash(event: Any, text: str | None = None) -> str:
+    """SHA-256 of the canonical JSON (pass ``text`` when it is already serialized)."""
+    return hashlib.sha256((text or canonical_json(event)).encode()).hexdigest()
 
 
 def parse_datetime(value: Any) -> tuple[datetime | None, str | None]:
@@ -207,7 +213,8 @@ def parse_event(raw: Any) -> ParsedEvent:
 
     if ident.errors:
         raise EventInvalid(ident.errors)
-    event.hash = canonical_hash(raw)
+    event.canonical = canonical_json(raw)
+    event.hash = canonical_hash(raw, event.canonical)
     return event
 
 

@@ -340,8 +340,13 @@ def read_dataset(event: ParsedEvent, ref: DatasetRef, direction: str) -> Dataset
     return ds
 
 
-def _read_fields(r: _Reader, fields: Any, path: str, parent: str | None = None,
-                 out: list[FieldFact] | None = None) -> list[FieldFact] | None:
+def _read_fields(
+    r: _Reader,
+    fields: Any,
+    path: str,
+    parent: str | None = None,
+    out: list[FieldFact] | None = None,
+) -> list[FieldFact] | None:
     out = [] if out is None else out
     if not isinstance(fields, list):
         r.bad(path, "must be an array; schema ignored")
@@ -421,7 +426,11 @@ def _read_transformations(item: dict[str, Any]) -> list[tuple[str, str, str, boo
 
 
 def _read_input_fields(
-    r: _Reader, ds: DatasetFacts, output_field: str, inputs: Any, path: str,
+    r: _Reader,
+    ds: DatasetFacts,
+    output_field: str,
+    inputs: Any,
+    path: str,
     legacy: tuple[str, str] = ("", ""),
 ) -> None:
     if not isinstance(inputs, list):
@@ -464,8 +473,12 @@ def _read_column_lineage(r: _Reader, ds: DatasetFacts, facets: dict[str, Any], p
             str(spec.get("transformationDescription") or ""),
         )
         _read_input_fields(
-            r, ds, out_field, spec.get("inputFields"),
-            f"{cpath}.fields.{out_field}.inputFields", legacy,
+            r,
+            ds,
+            out_field,
+            spec.get("inputFields"),
+            f"{cpath}.fields.{out_field}.inputFields",
+            legacy,
         )
     if "dataset" in cl:
         _read_input_fields(r, ds, "", cl["dataset"], f"{cpath}.dataset")

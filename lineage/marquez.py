@@ -291,7 +291,12 @@ class NamespaceSerializer(serializers.Serializer):
 
 class RunIoSerializer(serializers.Serializer):
     datasetVersionId = serializers.SerializerMethodField(method_name="get_version_id")
-    facets = serializers.JSONField()
+    facets = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.JSONField())
+    def get_facets(self, io: RunDataset) -> dict[str, Any]:
+        # The dataset's facets as of the version the run saw, then the run's own I/O facets.
+        return {**(io.version.facets if io.version else {}), **io.facets}
 
     @extend_schema_field(DatasetVersionIdSerializer)
     def get_version_id(self, io: RunDataset) -> dict[str, Any]:

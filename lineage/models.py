@@ -194,9 +194,7 @@ class JobDataset(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["job", "dataset", "direction"], name="job_dataset_uniq"
-            )
+            models.UniqueConstraint(fields=["job", "dataset", "direction"], name="job_dataset_uniq")
         ]
         indexes = [models.Index(fields=["dataset", "direction"], name="job_dataset_ds_idx")]
 

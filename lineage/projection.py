@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 
 from catalog.models import (
@@ -44,13 +44,26 @@ from lineage.models import (
     Run,
     RunDataset,
 )
+from lineage.writes import insert_rows, new_row, update_rows
 
 Key = tuple[str, str]
 
 _RUN_FIELDS = [
-    "job", "state", "started_at", "ended_at", "transitioned_at", "nominal_start_time",
-    "nominal_end_time", "error_message", "error_language", "stack_trace", "parent",
-    "root_uuid", "facets", "events_count", "updated_at",
+    "job",
+    "state",
+    "started_at",
+    "ended_at",
+    "transitioned_at",
+    "nominal_start_time",
+    "nominal_end_time",
+    "error_message",
+    "error_language",
+    "stack_trace",
+    "parent",
+    "root_uuid",
+    "facets",
+    "events_count",
+    "updated_at",
 ]
 
 
@@ -69,71 +82,7 @@ class _Dirty:
 
     def flush(self, model: type[models.Model]) -> None:
         if self.rows:
-            update_rows(model, list(self.rows.values()), sorted(self.fields))
-
-
-def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field) and field.concrete, f"{name} is not a column"
-    return field
-
-
-def update_rows(model: type[models.Model], rows: Sequence[models.Model], names: list[str]) -> None:
-    """Write ``names`` of each row with one prepared UPDATE run through ``executemany``.
-
-    Django's ``bulk_update`` builds a CASE expression per row and field, which costs more
-    than the whole rest of a batch's projection; values here are adapted by each field's
-    own ``get_db_prep_save``, as ``save()`` does.
-    """
-    meta = model._meta
-    fields = [_concrete(model, name) for name in names]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
-    pk_column = quote(str(meta.pk.column if meta.pk else "id"))
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {pk_column} = %s"
-    params = [
-        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
-def insert_rows(
-    model: type[models.Model],
-    rows: Sequence[models.Model],
-    *,
-    unique: Sequence[str] = (),
-    update: Sequence[str] = (),
-) -> None:
-    """Insert rows with one prepared statement through ``executemany``.
-
-    With ``unique``, a conflicting row is left alone (``ON CONFLICT DO NOTHING``) or, with
-    ``update``, has those columns overwritten. Both SQLite and PostgreSQL speak this SQL;
-    it skips ``bulk_create``'s per-row compilation, the largest cost of a batch.
-    """
-    if not rows:
-        return
-    meta = model._meta
-    quote = connection.ops.quote_name
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"
-    if unique:
-        target = ", ".join(quote(str(_concrete(model, n).column)) for n in unique)
-        if update:
-            sets = ", ".join(
-                f"{quote(c)} = excluded.{quote(c)}"
-                for c in (str(_concrete(model, n).column) for n in update)
-            )
-            sql += f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
-        else:
-            sql += f" ON CONFLICT ({target}) DO NOTHING"
-    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
-              for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+            update_rows(model, self.rows.values(), sorted(self.fields))
 
 
 class Projector:
@@ -146,12 +95,12 @@ class Projector:
         self._dirty_jobs = _Dirty()
         self._dirty_datasets = _Dirty()
         self._touched_runs: dict[int, Run] = {}
-        self._job_edges: dict[tuple[int, int, str], JobDataset] = {}
+        self._job_edges: dict[tuple[int, int, str], dict[str, Any]] = {}
         self._run_io: dict[tuple[int, int, str], tuple[dict[str, Any], int | None]] = {}
-        self._stats: dict[tuple[int, int, str], DatasetStatistics] = {}
-        self._assertions: dict[tuple[int, int, str, str], DataQualityAssertion] = {}
-        self._columns: dict[tuple[Any, ...], ColumnLineage] = {}
-        self._symlinks: dict[Key, DatasetSymlink] = {}
+        self._stats: dict[tuple[int, int, str], dict[str, Any]] = {}
+        self._assertions: dict[tuple[int, int, str, str], dict[str, Any]] = {}
+        self._columns: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._symlinks: dict[Key, dict[str, Any]] = {}
 
     # --- 1. load ----------------------------------------------------------------------
 
@@ -178,8 +127,9 @@ class Projector:
             for ds in facts.datasets:
                 dataset_keys.add((ds.namespace, ds.name))
                 for link in ds.symlinks:
-                    declared_links.setdefault((link["namespace"], link["name"]),
-                                              (ds.namespace, ds.name))
+                    declared_links.setdefault(
+                        (link["namespace"], link["name"]), (ds.namespace, ds.name)
+                    )
                 dataset_keys.update((e.input_namespace, e.input_name) for e in ds.column_edges)
         self._load_namespaces({ns for ns, _ in job_keys | dataset_keys})
         self._load_jobs(job_keys)
@@ -188,15 +138,19 @@ class Projector:
 
     def _load_namespaces(self, names: set[str]) -> None:
         def fetch(wanted: Iterable[str]) -> None:
-            rows = Namespace.objects.filter(name__in=list(wanted)).values_list("name", "pk")
-            self.namespaces.update(rows)
+            rows = Namespace.objects.filter(name__in=list(wanted)).order_by()
+            self.namespaces.update(rows.values_list("name", "pk"))
 
         fetch(names)
         missing = names - self.namespaces.keys()
         if missing:
-            Namespace.objects.bulk_create(
-                [Namespace(name=n, created_at=self.now, updated_at=self.now) for n in missing],
-                ignore_conflicts=True,
+            insert_rows(
+                Namespace,
+                [
+                    new_row(Namespace, name=n, created_at=self.now, updated_at=self.now)
+                    for n in sorted(missing)
+                ],
+                unique=["name"],
             )
             fetch(missing)
 
@@ -207,7 +161,7 @@ class Projector:
         ns_names = {self.namespaces[ns]: ns for ns, _ in keys}
         rows = model._default_manager.filter(
             namespace_id__in=list(ns_names), name__in=list({name for _, name in keys})
-        )
+        ).order_by()
         found = {}
         for row in rows:
             key = (ns_names[row.namespace_id], row.name)
@@ -219,13 +173,19 @@ class Projector:
         self.jobs.update(self._fetch_keyed(Job, keys))
         missing = keys - self.jobs.keys()
         if missing:
-            Job.objects.bulk_create(
+            insert_rows(
+                Job,
                 [
-                    Job(namespace_id=self.namespaces[ns], name=name, created_at=self.now,
-                        updated_at=self.now)
-                    for ns, name in missing
+                    new_row(
+                        Job,
+                        namespace_id=self.namespaces[ns],
+                        name=name,
+                        created_at=self.now,
+                        updated_at=self.now,
+                    )
+                    for ns, name in sorted(missing)
                 ],
-                ignore_conflicts=True,
+                unique=["namespace", "name"],
             )
             self.jobs.update(self._fetch_keyed(Job, missing))
 
@@ -234,25 +194,39 @@ class Projector:
         missing = keys - self.datasets.keys()
         if missing:
             # An identifier seen before as a symlink is the dataset it points to.
-            links = DatasetSymlink.objects.filter(
-                namespace__in={ns for ns, _ in missing}, name__in={n for _, n in missing}
-            ).select_related("dataset")
+            links = (
+                DatasetSymlink.objects.filter(
+                    namespace__in={ns for ns, _ in missing}, name__in={n for _, n in missing}
+                )
+                .select_related("dataset")
+                .order_by()
+            )
             for link in links:
                 if (link.namespace, link.name) in missing:
                     self.datasets[(link.namespace, link.name)] = link.dataset
             missing = keys - self.datasets.keys()
         # A symlink declared in this batch names a dataset loaded above (or made below).
-        aliases = {key: declared_links[key] for key in missing if key in declared_links
-                   and declared_links[key] not in declared_links}
+        aliases = {
+            key: declared_links[key]
+            for key in missing
+            if key in declared_links and declared_links[key] not in declared_links
+        }
         missing -= aliases.keys()
         if missing:
-            Dataset.objects.bulk_create(
+            insert_rows(
+                Dataset,
                 [
-                    Dataset(namespace_id=self.namespaces[ns], name=name, physical_name=name,
-                            created_at=self.now, updated_at=self.now)
-                    for ns, name in missing
+                    new_row(
+                        Dataset,
+                        namespace_id=self.namespaces[ns],
+                        name=name,
+                        physical_name=name,
+                        created_at=self.now,
+                        updated_at=self.now,
+                    )
+                    for ns, name in sorted(missing)
                 ],
-                ignore_conflicts=True,
+                unique=["namespace", "name"],
             )
             self.datasets.update(self._fetch_keyed(Dataset, missing))
         for alias, target in aliases.items():
@@ -265,17 +239,23 @@ class Projector:
     def _load_runs(self, run_jobs: dict[uuid.UUID, Key]) -> None:
         if not run_jobs:
             return
-        locked = Run.objects.select_for_update()
+        locked = Run.objects.select_for_update().order_by()
         self.runs = {r.uuid: r for r in locked.filter(uuid__in=list(run_jobs))}
         missing = run_jobs.keys() - self.runs.keys()
         if missing:
-            Run.objects.bulk_create(
+            insert_rows(
+                Run,
                 [
-                    Run(uuid=run_id, job=self.jobs[run_jobs[run_id]], created_at=self.now,
-                        updated_at=self.now)
-                    for run_id in missing
+                    new_row(
+                        Run,
+                        uuid=run_id,
+                        job_id=self.jobs[run_jobs[run_id]].pk,
+                        created_at=self.now,
+                        updated_at=self.now,
+                    )
+                    for run_id in sorted(missing)
                 ],
-                ignore_conflicts=True,
+                unique=["uuid"],
             )
             self.runs.update({r.uuid: r for r in locked.filter(uuid__in=list(missing))})
 
@@ -380,8 +360,8 @@ class Projector:
             # Written again after a DROP (or a rename away): the dataset exists again.
             changes.update({"is_deleted": False, "lifecycle_state": ""})
         for link in facts.symlinks:
-            self._symlinks[(link["namespace"], link["name"])] = DatasetSymlink(
-                dataset_id=dataset.pk, created_at=self.now, **link
+            self._symlinks[(link["namespace"], link["name"])] = new_row(
+                DatasetSymlink, dataset_id=dataset.pk, created_at=self.now, **link
             )
         if changes:
             changes["updated_at"] = self.now
@@ -413,7 +393,8 @@ class Projector:
         insert_rows(
             DatasetField,
             [
-                DatasetField(
+                new_row(
+                    DatasetField,
                     dataset_id=dataset.pk,
                     name=f.name[:1024],
                     parent_name=(f.parent or "")[:1024],
@@ -431,9 +412,12 @@ class Projector:
         self, dataset: Dataset, facts: DatasetFacts, at: datetime, run_uuid: uuid.UUID | None
     ) -> dict[str, Any]:
         state = facts.lifecycle_state
-        if run_uuid is not None and DatasetLifecycleEvent.objects.filter(
-            dataset=dataset, state=state, run_uuid=run_uuid
-        ).exists():
+        if (
+            run_uuid is not None
+            and DatasetLifecycleEvent.objects.filter(
+                dataset=dataset, state=state, run_uuid=run_uuid
+            ).exists()
+        ):
             # START, RUNNING and COMPLETE of one run repeat the facet: one change.
             return {"lifecycle_state": state, "is_deleted": state == "DROP"}
         DatasetLifecycleEvent.objects.create(
@@ -482,68 +466,68 @@ class Projector:
     ) -> None:
         direction = facts.direction
         key = (job.pk, dataset.pk, direction)
-        self._job_edges[key] = JobDataset(
-            job_id=job.pk, dataset_id=dataset.pk, direction=direction,
-            first_seen_at=self.now, last_seen_at=self.now,
-        )
+        self._job_edges[key] = {
+            "job_id": job.pk,
+            "dataset_id": dataset.pk,
+            "direction": direction,
+            "first_seen_at": self.now,
+            "last_seen_at": self.now,
+        }
         if direction == Direction.OUTPUT:
             self._column_lineage(job, dataset, facts)
         if run is None:
             return
         io_key = (run.pk, dataset.pk, direction)
+        # Dataset facets (schema, dataSource...) live on the dataset and its versions; a
+        # run's I/O row keeps what is particular to the run: the input/output facets.
         previous, _ = self._run_io.get(io_key, ({}, None))
-        self._run_io[io_key] = (
-            {**previous, **facts.facets, **facts.io_facets},
-            dataset.current_version_id,
-        )
+        self._run_io[io_key] = ({**previous, **facts.io_facets}, dataset.current_version_id)
         if facts.stats is not None:
-            self._stats[io_key] = DatasetStatistics(
-                run_id=run.pk,
-                dataset_id=dataset.pk,
-                direction=direction,
-                row_count=facts.stats.row_count,
-                bytes=facts.stats.bytes,
-                file_count=facts.stats.file_count,
-                column_metrics=facts.stats.column_metrics,
-                observed_at=at,
-            )
+            self._stats[io_key] = {
+                "run_id": run.pk,
+                "dataset_id": dataset.pk,
+                "direction": direction,
+                "row_count": facts.stats.row_count,
+                "bytes": facts.stats.bytes,
+                "file_count": facts.stats.file_count,
+                "column_metrics": facts.stats.column_metrics,
+                "observed_at": at,
+            }
         for a in facts.assertions:
-            row = DataQualityAssertion(
-                run_id=run.pk,
-                dataset_id=dataset.pk,
-                assertion=a.assertion[:1024],
-                column=a.column[:1024],
-                success=a.success,
-                severity=a.severity[:16],
-                observed_at=at,
-            )
-            self._assertions[(run.pk, dataset.pk, row.assertion, row.column)] = row
-        if direction == Direction.OUTPUT and event_type == "COMPLETE" and (
-            dataset.last_modified_at is None or at > dataset.last_modified_at
+            row: dict[str, Any] = {
+                "run_id": run.pk,
+                "dataset_id": dataset.pk,
+                "assertion": a.assertion[:1024],
+                "column": a.column[:1024],
+                "success": a.success,
+                "severity": a.severity[:16],
+                "observed_at": at,
+            }
+            self._assertions[(run.pk, dataset.pk, a.assertion[:1024], a.column[:1024])] = row
+        if (
+            direction == Direction.OUTPUT
+            and event_type == "COMPLETE"
+            and (dataset.last_modified_at is None or at > dataset.last_modified_at)
         ):
             self._dirty_datasets.set(dataset, {"last_modified_at": at})
 
     def _column_lineage(self, job: Job, dataset: Dataset, facts: DatasetFacts) -> None:
         for edge in facts.column_edges:
             source = self.datasets[(edge.input_namespace, edge.input_name)]
-            row = ColumnLineage(
-                output_dataset_id=dataset.pk,
-                output_field=edge.output_field[:1024],
-                input_dataset_id=source.pk,
-                input_field=edge.input_field[:1024],
-                transformation_type=edge.type[:32],
-                transformation_subtype=edge.subtype[:64],
-                description=edge.description,
-                masking=edge.masking,
-                job_id=job.pk,
-                updated_at=self.now,
-            )
+            row = {
+                "output_dataset_id": dataset.pk,
+                "output_field": edge.output_field[:1024],
+                "input_dataset_id": source.pk,
+                "input_field": edge.input_field[:1024],
+                "transformation_type": edge.type[:32],
+                "transformation_subtype": edge.subtype[:64],
+                "description": edge.description,
+                "masking": edge.masking,
+                "job_id": job.pk,
+                "updated_at": self.now,
+            }
             # PostgreSQL refuses an upsert that names the same row twice: keep the last.
-            key = (
-                row.output_dataset_id, row.output_field, row.input_dataset_id, row.input_field,
-                row.transformation_type, row.transformation_subtype,
-            )
-            self._columns[key] = row
+            self._columns[tuple(list(row.values())[:6])] = row
 
     # --- 3. flush -----------------------------------------------------------------------
 
@@ -573,8 +557,12 @@ class Projector:
             ColumnLineage,
             list(self._columns.values()),
             unique=[
-                "output_dataset", "output_field", "input_dataset", "input_field",
-                "transformation_type", "transformation_subtype",
+                "output_dataset",
+                "output_field",
+                "input_dataset",
+                "input_field",
+                "transformation_type",
+                "transformation_subtype",
             ],
             update=["description", "masking", "job", "updated_at"],
         )
@@ -589,15 +577,20 @@ class Projector:
             return
         existing = {
             (io.run_id, io.dataset_id, io.direction): io
-            for io in RunDataset.objects.filter(run_id__in={k[0] for k in self._run_io})
+            for io in RunDataset.objects.filter(run_id__in={k[0] for k in self._run_io}).order_by()
         }
         new, changed = [], []
         for key, (facets, version_id) in self._run_io.items():
             io = existing.get(key)
             if io is None:
                 new.append(
-                    RunDataset(run_id=key[0], dataset_id=key[1], direction=key[2],
-                               facets=facets, version_id=version_id)
+                    {
+                        "run_id": key[0],
+                        "dataset_id": key[1],
+                        "direction": key[2],
+                        "facets": facets,
+                        "version_id": version_id,
+                    }
                 )
                 continue
             merged = {**io.facets, **facets}

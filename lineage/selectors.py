@@ -90,6 +90,7 @@ def _run_io_prefetch(lookup: str) -> Prefetch:
             "dataset__name",
             "dataset__namespace__name",
             "version__version",
+            "version__facets",
         )
         .order_by("id"),
     )

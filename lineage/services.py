@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from lineage.events import EventInvalid, parse_event
 from lineage.facets import EventFacts, read_event
 from lineage.models import LineageEvent
-from lineage.projection import Projector, insert_rows
+from lineage.projection import Projector
+from lineage.writes import JsonText, insert_returning
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,35 +97,41 @@ def _with_retries(work: Callable[[], T], attempts: int = 6) -> T:
     raise AssertionError("unreachable")
 
 
-def _store_and_project(facts_list: Sequence[EventFacts], token_name: str) -> list[IngestResult]:
+Item = tuple[EventFacts, str]  # an event and the name of the token that posted it
+
+
+def _store_and_project(items: Sequence[Item]) -> list[IngestResult]:
     """Append the raw events and project the new ones, all in one transaction.
 
     The identical event seen again (same canonical hash, in this call or before) is a
     duplicate: counted on the stored row, not projected twice.
     """
+    facts_list = [facts for facts, _ in items]
     hashes = [f.event.hash for f in facts_list]
+    first: dict[str, Item] = {}
+    for item in items:
+        first.setdefault(item[0].event.hash, item)
     with transaction.atomic():
-        existing = set(
-            LineageEvent.objects.filter(hash__in=set(hashes)).values_list("hash", flat=True)
+        ids = dict(
+            insert_returning(
+                LineageEvent,
+                [raw_event_row(facts, token_name) for facts, token_name in first.values()],
+                unique=["hash"],
+                returning=["hash", "id"],
+            )
         )
-        fresh: dict[str, EventFacts] = {}
-        for facts in facts_list:
-            if facts.event.hash not in existing and facts.event.hash not in fresh:
-                fresh[facts.event.hash] = facts
-        insert_rows(LineageEvent, [_raw_row(facts, token_name) for facts in fresh.values()])
-        Projector().project(list(fresh.values()))
-        duplicate_counts = Counter(hashes)
-        for digest in fresh:
-            duplicate_counts[digest] -= 1
-        for digest, count in duplicate_counts.items():
-            if count > 0:
-                LineageEvent.objects.filter(hash=digest).update(duplicates=F("duplicates") + count)
-        ids = dict(LineageEvent.objects.filter(hash__in=set(hashes)).values_list("hash", "id"))
+        inserted = set(ids)
+        Projector().project([item[0] for digest, item in first.items() if digest in inserted])
+        repeats = Counter(hashes)
+        for digest in ids:
+            repeats[digest] -= 1
+        if +repeats:
+            _count_duplicates(+repeats, ids)
     seen: set[str] = set()
     results = []
     for facts in facts_list:
         digest = facts.event.hash
-        is_new = digest in fresh and digest not in seen
+        is_new = digest in inserted and digest not in seen
         seen.add(digest)
         results.append(
             IngestResult(
@@ -133,22 +143,122 @@ def _store_and_project(facts_list: Sequence[EventFacts], token_name: str) -> lis
     return results
 
 
-def _raw_row(facts: EventFacts, token_name: str) -> LineageEvent:
-    event = facts.event
-    return LineageEvent(
-        hash=event.hash,
-        kind=event.kind,
-        event_type=event.event_type,
-        event_time=event.event_time,
-        producer=event.producer[:2048],
-        schema_url=event.schema_url[:2048],
-        run_uuid=event.run_id,
-        job_namespace=event.job_namespace[:1024],
-        job_name=event.job_name[:1024],
-        token_name=token_name,
-        payload=event.payload,
-        warnings=event.warnings,
+def _count_duplicates(repeats: Counter[str], ids: dict[str, int]) -> None:
+    """Bump ``duplicates`` of events already stored and fill ``ids`` with their ids."""
+    for digest, count in repeats.items():
+        LineageEvent.objects.filter(hash=digest).update(duplicates=F("duplicates") + count)
+    ids.update(
+        LineageEvent.objects.filter(hash__in=list(repeats.keys() - ids.keys()))
+        .order_by()
+        .values_list("hash", "id")
     )
+
+
+def raw_event_row(facts: EventFacts, token_name: str) -> dict[str, Any]:
+    event = facts.event
+    return {
+        "hash": event.hash,
+        "kind": event.kind,
+        "event_type": event.event_type,
+        "event_time": event.event_time,
+        "received_at": timezone.now(),
+        "producer": event.producer[:2048],
+        "schema_url": event.schema_url[:2048],
+        "run_uuid": event.run_id,
+        "job_namespace": event.job_namespace[:1024],
+        "job_name": event.job_name[:1024],
+        "token_name": token_name,
+        "payload": JsonText(event.canonical),
+        "warnings": event.warnings,
+        "duplicates": 0,
+    }
+
+
+class _Pending:
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.wake = threading.Event()
+        self.lead = False
+        self.result: IngestResult | None = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Single events posted at the same time share one transaction.
+
+    Each request thread queues its validated event and waits. One thread at a time leads:
+    it takes what is queued (its own event included, up to ``limit``), writes it in one
+    transaction, wakes the others with their results and hands the lead to the next
+    waiting thread. Nothing waits for a timer: a group is whatever arrived while the
+    previous one was being written, so a lone event pays no extra latency, and under load
+    the fixed cost of a transaction (a dozen statements, the commit) is shared. Every
+    caller still answers only after its own event is committed.
+    """
+
+    def __init__(self, limit: int = 100) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._leading = False
+
+    def submit(self, item: Item) -> IngestResult:
+        pending = _Pending(item)
+        with self._lock:
+            self._queue.append(pending)
+            if not self._leading:
+                self._leading = pending.lead = True
+        while not pending.lead and not pending.wake.wait(timeout=60):
+            pass  # keep waiting: the leader always answers or hands over
+        if pending.lead and pending.result is None and pending.error is None:
+            self._lead()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        return pending.result
+
+    def _lead(self) -> None:
+        with self._lock:
+            group, self._queue = self._queue[: self.limit], self._queue[self.limit :]
+        try:
+            self._write(group)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].wake.set()
+                else:
+                    self._leading = False
+            for pending in group:
+                pending.wake.set()
+
+    @staticmethod
+    def _write(group: list[_Pending]) -> None:
+        try:
+            results = _with_retries(lambda: _store_and_project([p.item for p in group]))
+        except IngestBusy as exc:
+            for pending in group:
+                pending.error = exc
+            return
+        except Exception:
+            if len(group) == 1:
+                raise
+            # Something in the group broke the transaction: write each alone, so that
+            # only the event at fault fails.
+            for pending in group:
+                try:
+                    pending.result = _write_one(pending.item)
+                except Exception as exc:
+                    pending.error = exc
+            return
+        for pending, result in zip(group, results, strict=True):
+            pending.result = result
+
+
+def _write_one(item: Item) -> IngestResult:
+    return _with_retries(lambda: _store_and_project([item]))[0]
+
+
+_group = GroupCommit()
 
 
 def lineage_event_ingest(*, payload: Any, token_name: str = "") -> IngestResult:
@@ -157,7 +267,9 @@ def lineage_event_ingest(*, payload: Any, token_name: str = "") -> IngestResult:
     Raises :class:`EventInvalid` (nothing stored) or :class:`IngestBusy`.
     """
     facts = read_event(parse_event(payload))
-    return _with_retries(lambda: _store_and_project([facts], token_name))[0]
+    if connection.in_atomic_block or not settings.MESHPORT_LINEAGE["GROUP_COMMIT"]:
+        return _write_one((facts, token_name))
+    return _group.submit((facts, token_name))
 
 
 def lineage_events_ingest(*, payloads: Sequence[Any], token_name: str = "") -> BatchResult:
@@ -173,7 +285,8 @@ def lineage_events_ingest(*, payloads: Sequence[Any], token_name: str = "") -> B
         except EventInvalid as exc:
             result.failed.append({"index": index, "errors": exc.errors})
     if valid:
-        outcomes = _with_retries(lambda: _store_and_project(valid, token_name))
+        items = [(facts, token_name) for facts in valid]
+        outcomes = _with_retries(lambda: _store_and_project(items))
         for index, outcome in zip(positions, outcomes, strict=True):
             if outcome.status == "created":
                 result.accepted += 1

@@ -177,6 +177,8 @@ MESHPORT_LINEAGE = {
     # Largest accepted request body, after gzip decompression.
     "MAX_BODY_BYTES": env_int("MESHPORT_LINEAGE_MAX_BODY_BYTES", 16 * 1024 * 1024),
     "MAX_BATCH_EVENTS": env_int("MESHPORT_LINEAGE_MAX_BATCH_EVENTS", 5000),
+    # Single events posted at the same time to one process share a transaction.
+    "GROUP_COMMIT": env_bool("MESHPORT_LINEAGE_GROUP_COMMIT", True),
 }
 # Uncompressed bodies beyond Django's default 2.5 MB are fine for the lineage endpoint,
 # which enforces MESHPORT_LINEAGE["MAX_BODY_BYTES"] itself.

@@ -19,8 +19,9 @@ ANCHOR = datetime(2025, 3, 14, tzinfo=UTC)
 
 def load(*args: str) -> str:
     out = StringIO()
-    call_command("load_demo", "--anchor", ANCHOR.date().isoformat(), "--no-progress", *args,
-                 stdout=out)
+    call_command(
+        "load_demo", "--anchor", ANCHOR.date().isoformat(), "--no-progress", *args, stdout=out
+    )
     return out.getvalue()
 
 
@@ -54,8 +55,11 @@ def test_the_timeline_ends_at_the_anchor_and_spans_two_weeks() -> None:
 
 
 def test_it_builds_several_domains_of_jobs_and_datasets(demo: str) -> None:
-    domains = {ns for ns in Namespace.objects.values_list("name", flat=True)
-               if ns.startswith(("airflow://", "dbt://"))}
+    domains = {
+        ns
+        for ns in Namespace.objects.values_list("name", flat=True)
+        if ns.startswith(("airflow://", "dbt://"))
+    }
     assert len({ns.split("://")[1] for ns in domains}) >= 4
     assert Namespace.objects.filter(name__in=demo_namespaces()).count() >= 4
     assert 15 <= Job.objects.count() <= 30
@@ -72,10 +76,14 @@ def test_runs_completed_failed_and_one_still_running(demo: str) -> None:
 
 
 def test_it_carries_column_lineage_with_transformation_types(demo: str) -> None:
-    kinds = set(ColumnLineage.objects.values_list("transformation_type",
-                                                  "transformation_subtype"))
-    assert {("DIRECT", "IDENTITY"), ("DIRECT", "TRANSFORMATION"), ("DIRECT", "AGGREGATION"),
-            ("INDIRECT", "JOIN"), ("INDIRECT", "FILTER")} <= kinds
+    kinds = set(ColumnLineage.objects.values_list("transformation_type", "transformation_subtype"))
+    assert {
+        ("DIRECT", "IDENTITY"),
+        ("DIRECT", "TRANSFORMATION"),
+        ("DIRECT", "AGGREGATION"),
+        ("INDIRECT", "JOIN"),
+        ("INDIRECT", "FILTER"),
+    } <= kinds
     assert ColumnLineage.objects.filter(masking=True).exists()
 
 
@@ -91,8 +99,9 @@ def test_it_tells_the_story_of_a_schema_change_a_symlink_and_a_drop(demo: str) -
 
 def test_cross_domain_lineage_from_sales_to_finance(demo: str) -> None:
     revenue = Job.objects.get(name="analytics.finance.fct_revenue_daily")
-    inputs = set(revenue.dataset_edges.filter(direction="input")
-                 .values_list("dataset__name", flat=True))
+    inputs = set(
+        revenue.dataset_edges.filter(direction="input").values_list("dataset__name", flat=True)
+    )
     assert "ANALYTICS.SALES.FCT_ORDERS" in inputs
 
 

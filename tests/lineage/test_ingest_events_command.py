@@ -134,9 +134,15 @@ def test_it_reads_what_openlineage_file_transport_writes(tmp_path: Path, debug_m
     client = OpenLineageClient(transport=FileTransport(config))
     run = OLRun(runId=str(uuid.uuid4()))
     for state in (RunState.START, RunState.COMPLETE):
-        client.emit(RunEvent(eventType=state, eventTime="2024-05-01T10:00:00Z", run=run,
-                             job=OLJob(namespace="cli-tests", name="from_client"),
-                             producer="https://example.com/tests"))
+        client.emit(
+            RunEvent(
+                eventType=state,
+                eventTime="2024-05-01T10:00:00Z",
+                run=run,
+                job=OLJob(namespace="cli-tests", name="from_client"),
+                producer="https://example.com/tests",
+            )
+        )
 
     assert "2 accepted" in ingest(log)
     assert Run.objects.get().state == "COMPLETED"

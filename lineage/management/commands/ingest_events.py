@@ -83,8 +83,7 @@ def read_events(name: str) -> Iterator[tuple[str, Any]]:
 
 
 def _read(name: str, lines: Iterator[bytes]) -> Iterator[tuple[str, Any]]:
-    number, head = next(((n, line) for n, line in enumerate(lines, 1) if line.strip()),
-                        (0, b""))
+    number, head = next(((n, line) for n, line in enumerate(lines, 1) if line.strip()), (0, b""))
     if not head:
         return
     if head.lstrip().startswith(b"["):
@@ -157,16 +156,28 @@ class Command(BaseCommand):
     help = "Ingest OpenLineage events from JSON or JSON-lines files."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("files", nargs="+", metavar="FILE",
-                            help="a .json, .jsonl or .ndjson file (optionally .gz), or -")
-        parser.add_argument("--token-name", default="cli",
-                            help="recorded on each stored event as who sent it (default: cli)")
-        parser.add_argument("--chunk-size", type=int, default=500,
-                            help="events per transaction (default: 500)")
-        parser.add_argument("--allow-rejects", action="store_true",
-                            help="exit 0 even when some events were rejected")
-        parser.add_argument("--show", type=int, default=50,
-                            help="rejected events to list (default: 50)")
+        parser.add_argument(
+            "files",
+            nargs="+",
+            metavar="FILE",
+            help="a .json, .jsonl or .ndjson file (optionally .gz), or -",
+        )
+        parser.add_argument(
+            "--token-name",
+            default="cli",
+            help="recorded on each stored event as who sent it (default: cli)",
+        )
+        parser.add_argument(
+            "--chunk-size", type=int, default=500, help="events per transaction (default: 500)"
+        )
+        parser.add_argument(
+            "--allow-rejects",
+            action="store_true",
+            help="exit 0 even when some events were rejected",
+        )
+        parser.add_argument(
+            "--show", type=int, default=50, help="rejected events to list (default: 50)"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -177,8 +188,12 @@ class Command(BaseCommand):
         if options["chunk_size"] < 1:
             raise CommandError("--chunk-size must be at least 1")
         totals = _Totals()
-        with tqdm(desc="events", unit=" events", file=sys.stderr,
-                  disable=True if options["no_progress"] else None) as bar:
+        with tqdm(
+            desc="events",
+            unit=" events",
+            file=sys.stderr,
+            disable=True if options["no_progress"] else None,
+        ) as bar:
             for name in files:
                 self._ingest_file(name, options, totals, bar)
         self._report(totals, len(files), options["show"])
@@ -188,8 +203,9 @@ class Command(BaseCommand):
                 "(--allow-rejects to exit 0 anyway)"
             )
 
-    def _ingest_file(self, name: str, options: dict[str, Any], totals: _Totals,
-                     bar: tqdm[Any]) -> None:
+    def _ingest_file(
+        self, name: str, options: dict[str, Any], totals: _Totals, bar: tqdm[Any]
+    ) -> None:
         chunk: list[tuple[str, Any]] = []
         for where, event in read_events(name):
             totals.read += 1
@@ -206,8 +222,7 @@ class Command(BaseCommand):
             self._ingest_chunk(chunk, options["token_name"], totals)
             bar.update(len(chunk))
 
-    def _ingest_chunk(self, chunk: list[tuple[str, Any]], token_name: str,
-                      totals: _Totals) -> None:
+    def _ingest_chunk(self, chunk: list[tuple[str, Any]], token_name: str, totals: _Totals) -> None:
         payloads = [event for _, event in chunk]
         for attempt in range(BUSY_RETRIES):
             try:
@@ -232,8 +247,7 @@ class Command(BaseCommand):
         )
         if totals.with_warnings:
             self.stdout.write(
-                f"{_plural(totals.with_warnings, 'event')} stored with warnings about "
-                "their facets."
+                f"{_plural(totals.with_warnings, 'event')} stored with warnings about their facets."
             )
         if totals.rejected:
             self.stdout.write("Rejected:")

@@ -27,11 +27,18 @@ class Command(BaseCommand):
     help = "Load the demo data mesh: five domains, two weeks of OpenLineage events."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--force", action="store_true",
-                            help="post the events even if the demo was loaded before")
-        parser.add_argument("--anchor", type=date.fromisoformat, default=None,
-                            metavar="YYYY-MM-DD",
-                            help="day the timeline ends (default: today, UTC)")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="post the events even if the demo was loaded before",
+        )
+        parser.add_argument(
+            "--anchor",
+            type=date.fromisoformat,
+            default=None,
+            metavar="YYYY-MM-DD",
+            help="day the timeline ends (default: today, UTC)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -40,12 +47,17 @@ class Command(BaseCommand):
             return
         anchor = anchor_from_date(options["anchor"]) if options["anchor"] else default_anchor()
         # None lets tqdm hide itself when stderr is not a terminal.
-        with tqdm(desc="demo events", unit=" events", file=sys.stderr,
-                  disable=True if options["no_progress"] else None) as bar:
+        with tqdm(
+            desc="demo events",
+            unit=" events",
+            file=sys.stderr,
+            disable=True if options["no_progress"] else None,
+        ) as bar:
             result = demo_load(anchor=anchor, progress=bar.update)
         if result.failed:
-            raise CommandError(f"{len(result.failed)} demo events were rejected: "
-                               f"{result.failed[:3]}")
+            raise CommandError(
+                f"{len(result.failed)} demo events were rejected: {result.failed[:3]}"
+            )
         summary = demo_summary()
         runs = ", ".join(f"{n} {state.lower()}" for state, n in summary["runs"].items())
         self.stdout.write(

@@ -1,0 +1,171 @@
+"""Prepared bulk writes for the ingestion hot path.
+
+Ingestion writes the same few tables thousands of times a second. Django's ``bulk_create``
+and ``bulk_update`` compile SQL per row and adapt every value through the whole field
+machinery; here each statement is built once per (table, columns) and each column gets one
+converter chosen from its field type, then rows go through ``executemany``. The values
+written are exactly those ``Model.save()`` would write (the converters call the backend's
+own adapters), so the ORM reads them back unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from django.db import connection, models
+
+Convert = Callable[[Any], Any]
+
+
+class JsonText(str):
+    """JSON already serialized (the canonical text of an event): written as is."""
+
+
+def _dump_json(value: Any) -> Any:
+    if value is None or isinstance(value, JsonText):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.concrete, f"{name} is not a column"
+    return field
+
+
+def _converter(field: models.Field[Any, Any], vendor: str) -> Convert:
+    if isinstance(field, models.JSONField):
+        return _dump_json
+    if isinstance(field, models.DateTimeField):
+        adapt = connection.ops.adapt_datetimefield_value
+        return lambda v: None if v is None else adapt(v)
+    if isinstance(field, models.UUIDField) and not connection.features.has_native_uuid_field:
+        return lambda v: None if v is None else v.hex
+    if isinstance(field, models.DateField | models.DecimalField | models.TimeField):
+        return lambda v: field.get_db_prep_save(v, connection)
+    return _identity
+
+
+@cache
+def _columns(
+    model: type[models.Model], names: tuple[str, ...], vendor: str
+) -> tuple[list[str], list[str], list[Convert]]:
+    """(attribute names, quoted column names, converters) of ``names`` on ``model``."""
+    fields = [concrete_field(model, n) for n in names]
+    quote = connection.ops.quote_name
+    return (
+        [f.attname for f in fields],
+        [quote(str(f.column)) for f in fields],
+        [_converter(f, vendor) for f in fields],
+    )
+
+
+def insert_rows(
+    model: type[models.Model],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    unique: Sequence[str] = (),
+    update: Sequence[str] = (),
+) -> None:
+    """Insert ``rows`` (dicts keyed by field name; every row has the same keys).
+
+    With ``unique``, a conflicting row is left alone (``ON CONFLICT DO NOTHING``) or, with
+    ``update``, has those columns overwritten; SQLite and PostgreSQL both speak this SQL.
+    """
+    if not rows:
+        return
+    names = tuple(rows[0])
+    _, columns, converters = _columns(model, names, connection.vendor)
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    if unique:
+        target = ", ".join(_columns(model, tuple(unique), connection.vendor)[1])
+        if update:
+            sets = ", ".join(
+                f"{c} = excluded.{c}" for c in _columns(model, tuple(update), connection.vendor)[1]
+            )
+            sql += f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
+        else:
+            sql += f" ON CONFLICT ({target}) DO NOTHING"
+    params = [[conv(row[n]) for n, conv in zip(names, converters, strict=True)] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def update_rows(
+    model: type[models.Model], rows: Iterable[models.Model], names: Sequence[str]
+) -> None:
+    """Write the fields ``names`` of each model instance with one prepared UPDATE."""
+    attnames, columns, converters = _columns(model, tuple(names), connection.vendor)
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    assert pk is not None
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(c + ' = %s' for c in columns)} "
+        f"WHERE {quote(str(pk.column))} = %s"
+    )
+    params = [
+        [conv(getattr(row, a)) for a, conv in zip(attnames, converters, strict=True)] + [row.pk]
+        for row in rows
+    ]
+    if params:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+
+
+def insert_returning(
+    model: type[models.Model],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    unique: Sequence[str],
+    returning: Sequence[str],
+    chunk: int = 64,
+) -> list[tuple[Any, ...]]:
+    """Insert rows that do not conflict on ``unique`` and return ``returning`` of those
+    inserted — one statement per ``chunk`` rows, instead of a read before and after."""
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    _, columns, converters = _columns(model, names, connection.vendor)
+    target = ", ".join(_columns(model, tuple(unique), connection.vendor)[1])
+    back = ", ".join(_columns(model, tuple(returning), connection.vendor)[1])
+    marks = f"({', '.join(['%s'] * len(columns))})"
+    head = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({', '.join(columns)})"
+    found: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            params = [
+                conv(row[n]) for row in part for n, conv in zip(names, converters, strict=True)
+            ]
+            cursor.execute(
+                f"{head} VALUES {', '.join([marks] * len(part))} "
+                f"ON CONFLICT ({target}) DO NOTHING RETURNING {back}",
+                params,
+            )
+            found.extend(cursor.fetchall())
+    return found
+
+
+@cache
+def _defaults(model: type[models.Model]) -> dict[str, Any]:
+    return {f.attname: f.get_default() for f in model._meta.concrete_fields if not f.primary_key}
+
+
+def new_row(model: type[models.Model], **values: Any) -> dict[str, Any]:
+    """A full row of ``model`` for :func:`insert_rows`: field defaults, then ``values``.
+
+    Defaults are computed once per model, so callers pass every time-dependent column
+    (``created_at``, ``updated_at``...) themselves.
+    """
+    return {**_defaults(model), **values}
