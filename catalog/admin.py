@@ -42,11 +42,26 @@ class DatasetVersionAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are created here with their secret shown once, in a message."""
 
-    list_display = ["name", "prefix", "scopes", "created_at", "expires_at", "revoked_at",
-                    "last_used_at"]
+    list_display = [
+        "name",
+        "prefix",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at", "created_by"]
-    fields = ["name", "scopes", "expires_at", "prefix", "created_by", "created_at",
-              "last_used_at", "revoked_at"]
+    fields = [
+        "name",
+        "scopes",
+        "expires_at",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     actions = ["revoke"]
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:

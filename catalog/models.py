@@ -1,4 +1,6 @@
-"""The registry: namespaces, datasets and their fields, versions, aliases and API tokens."""
+"""The registry: namespaces, datasets and their fields, versions, aliases, API tokens,
+and the data products domain teams publish (domains, teams, people, products, ports,
+contracts and their schemas, revisions)."""
 
 from __future__ import annotations
 
@@ -184,7 +186,7 @@ class ApiToken(models.Model):
 
     SCOPES = [
         ("lineage:write", "Post OpenLineage events"),
-        ("catalog:write", "Register and edit data products"),
+        ("products:write", "Register and edit data products"),
         ("admin", "Everything"),
     ]
 
@@ -192,6 +194,8 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     hashed_secret = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(default=list)
+    # Domain slugs this token may publish into; empty means every domain.
+    domains = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -234,7 +238,298 @@ class ApiToken(models.Model):
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
 
+    def allows_domain(self, slug: str) -> bool:
+        return not self.domains or slug in self.domains or "admin" in self.scopes
+
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+# --- domains, teams, people ---------------------------------------------------------------
+
+
+class Domain(models.Model):
+    """A business domain; ``parent`` makes sub-domains (``sales`` → ``sales/orders``)."""
+
+    slug = models.SlugField(max_length=200, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:domain-detail", args=[self.slug])
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    domain = models.ForeignKey(
+        Domain, null=True, blank=True, on_delete=models.SET_NULL, related_name="teams"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(models.Model):
+    """Someone named in a descriptor; tied to a portal user when the username matches."""
+
+    username = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=255, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.name or self.username
+
+
+class TeamMember(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        TECHNICAL_OWNER = "technical_owner"
+        BUSINESS_OWNER = "business_owner"
+        STEWARD = "steward"
+        MEMBER = "member"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.MEMBER)
+    role_raw = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["team", "role", "person"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "person", "role"], name="team_member_uniq")
+        ]
+
+
+# --- data products ------------------------------------------------------------------------
+
+
+class ProductStatus(models.TextChoices):
+    PROPOSED = "proposed"
+    DRAFT = "draft"
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+    RETIRED = "retired"
+
+
+class DataProduct(models.Model):
+    """A data product as its active revision describes it.
+
+    The descriptor is the source of truth: every column here is rebuilt from the active
+    :class:`ProductRevision`'s normalized JSON when a revision is registered.
+    """
+
+    external_id = models.CharField(max_length=255, unique=True)  # the descriptor's id
+    name = models.CharField(max_length=255)
+    version = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ProductStatus.choices, default=ProductStatus.DRAFT
+    )
+    domain = models.ForeignKey(
+        Domain, null=True, blank=True, on_delete=models.PROTECT, related_name="products"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
+    )
+    format = models.CharField(max_length=16)
+    purpose = models.TextField(blank=True)
+    usage = models.TextField(blank=True)
+    limitations = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    support = models.JSONField(default=list, blank=True)
+    custom_properties = models.JSONField(default=dict, blank=True)
+    active_revision = models.ForeignKey(
+        "ProductRevision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "external_id"]
+        indexes = [models.Index(fields=["status"], name="product_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:product-detail", args=[self.external_id])
+
+
+class ProductRevision(models.Model):
+    """One accepted descriptor: raw text, normalized JSON, hash, who, when, and the
+    breaking-change report against the revision it replaced."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    version = models.CharField(max_length=64, blank=True)
+    content_hash = models.CharField(max_length=64)
+    files = models.JSONField()  # {file name: text} as uploaded
+    normalized = models.JSONField()
+    warnings = models.JSONField(default=list, blank=True)
+    report = models.JSONField(default=list, blank=True)  # breaking-change findings
+    breaking_accepted = models.BooleanField(default=False)
+    actor = models.CharField(max_length=255, blank=True)  # user or token name
+    source = models.CharField(max_length=32, blank=True)  # api, cli, portal, demo
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["product", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "number"], name="revision_number_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.external_id} r{self.number}"
+
+    @property
+    def breaking(self) -> list[dict[str, Any]]:
+        return [f for f in self.report if f.get("severity") == "breaking"]
+
+
+class Contract(models.Model):
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="contracts")
+    external_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True)
+    version = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, blank=True)
+    format = models.CharField(max_length=16)
+    description = models.TextField(blank=True)
+    servers = models.JSONField(default=list, blank=True)
+    quality = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["product", "external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "external_id"], name="contract_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class Port(models.Model):
+    class Direction(models.TextChoices):
+        INPUT = "input"
+        OUTPUT = "output"
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="ports")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    name = models.CharField(max_length=255)
+    version = models.CharField(max_length=64, blank=True)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=64, blank=True)
+    contract_external_id = models.CharField(max_length=255, blank=True)
+    contract = models.ForeignKey(
+        Contract, null=True, blank=True, on_delete=models.SET_NULL, related_name="ports"
+    )
+    # Input ports: the product (and port) they read, when the descriptor says or when the
+    # contract they name belongs to another product's output port.
+    source_product = models.CharField(max_length=255, blank=True)
+    source_port = models.CharField(max_length=255, blank=True)
+    custom_properties = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["product", "direction", "name", "version"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+
+class SchemaObject(models.Model):
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="schema_objects")
+    name = models.CharField(max_length=255)
+    physical_name = models.CharField(max_length=1024, blank=True)
+    physical_type = models.CharField(max_length=64, blank=True)
+    description = models.TextField(blank=True)
+    ordinal = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["contract", "ordinal"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SchemaProperty(models.Model):
+    """A column or nested field of a contract object; ``path`` is dotted (``address.city``)."""
+
+    object = models.ForeignKey(SchemaObject, on_delete=models.CASCADE, related_name="properties")
+    path = models.CharField(max_length=1024)
+    name = models.CharField(max_length=255)
+    depth = models.PositiveSmallIntegerField(default=0)
+    logical_type = models.CharField(max_length=64, blank=True)
+    physical_type = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    required = models.BooleanField(null=True)
+    unique = models.BooleanField(null=True)
+    primary_key = models.BooleanField(null=True)
+    classification = models.CharField(max_length=64, blank=True)
+    pii = models.BooleanField(null=True)
+    critical = models.BooleanField(null=True)
+    tags = models.JSONField(default=list, blank=True)
+    ordinal = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["object", "ordinal"]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class SlaProperty(models.Model):
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="sla")
+    kind = models.CharField(max_length=32)  # latency, frequency, availability, retention, other
+    property = models.CharField(max_length=64, blank=True)
+    value = models.JSONField(null=True)
+    unit = models.CharField(max_length=32, blank=True)
+    element = models.CharField(max_length=1024, blank=True)
+    duration_seconds = models.FloatField(null=True)
+    percent = models.FloatField(null=True)
+    raw = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["contract", "kind", "id"]
+
+
+class PortBinding(models.Model):
+    """An output port's contract object is the lineage dataset ``(namespace, name)``.
+
+    Names, not a foreign key: the dataset may be registered before lineage first sees it.
+    """
+
+    port = models.ForeignKey(Port, on_delete=models.CASCADE, related_name="bindings")
+    object_name = models.CharField(max_length=255, blank=True)
+    namespace = models.CharField(max_length=1024)
+    name = models.CharField(max_length=1024)
+    source = models.CharField(max_length=16)  # explicit / derived
+    server = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["port", "namespace", "name"]
+        indexes = [models.Index(fields=["namespace", "name"], name="binding_dataset_idx")]
+
+    @property
+    def node_id(self) -> str:
+        return f"dataset:{self.namespace}:{self.name}"

@@ -9,12 +9,15 @@ from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefet
 from django.db.models.query import QuerySet
 
 from catalog.models import (
+    DataProduct,
     Dataset,
     DatasetField,
     DatasetLifecycleEvent,
     DatasetSymlink,
     DatasetVersion,
     Namespace,
+    Port,
+    ProductRevision,
 )
 
 
@@ -155,4 +158,49 @@ def datasets_without_owners(*, limit: int = 100) -> tuple[list[Dataset], int]:
     return (
         list(orphans.select_related("namespace").order_by("namespace__name", "name")[:limit]),
         orphans.count(),
+    )
+
+
+# --- data products ------------------------------------------------------------------------
+
+
+def product_list() -> QuerySet[DataProduct]:
+    return DataProduct.objects.select_related("domain", "team").order_by("name", "external_id")
+
+
+def product_get(*, external_id: str) -> DataProduct | None:
+    return (
+        DataProduct.objects.select_related("domain__parent", "team", "active_revision")
+        .filter(external_id=external_id)
+        .first()
+    )
+
+
+def product_revisions(*, product: DataProduct) -> QuerySet[ProductRevision]:
+    return product.revisions.order_by("-number").defer("files", "normalized")
+
+
+def product_revision_get(*, product: DataProduct, number: int) -> ProductRevision | None:
+    return product.revisions.filter(number=number).first()
+
+
+def product_feeds(*, product: DataProduct) -> tuple[list[DataProduct], list[DataProduct]]:
+    """(upstream, downstream) products: an input port naming a contract of another
+    product's output port, or naming that product outright, is a feed."""
+    inputs = list(product.ports.filter(direction=Port.Direction.INPUT))
+    contract_ids = {p.contract_external_id for p in inputs if p.contract_external_id}
+    named = {p.source_product for p in inputs if p.source_product}
+    upstream = DataProduct.objects.filter(
+        Q(ports__direction=Port.Direction.OUTPUT, ports__contract_external_id__in=contract_ids)
+        | Q(external_id__in=named)
+    ).exclude(pk=product.pk)
+    outputs = product.ports.filter(direction=Port.Direction.OUTPUT)
+    own_contracts = {p.contract_external_id for p in outputs if p.contract_external_id}
+    downstream = DataProduct.objects.filter(
+        Q(ports__direction=Port.Direction.INPUT, ports__contract_external_id__in=own_contracts)
+        | Q(ports__direction=Port.Direction.INPUT, ports__source_product=product.external_id)
+    ).exclude(pk=product.pk)
+    return (
+        list(upstream.distinct().select_related("domain").order_by("name")),
+        list(downstream.distinct().select_related("domain").order_by("name")),
     )

@@ -7,12 +7,15 @@ class LineageConfig(AppConfig):
 
     def ready(self) -> None:
         # Catalog pages show lineage through its panel registry: catalog never imports us.
+        from catalog.consumers import register_consumer_finder
         from catalog.panels import (
             register_dataset_panel,
             register_home_panel,
             register_search_panel,
         )
-        from lineage import views
+        from lineage import selectors, views
+
+        register_consumer_finder(selectors.dataset_consumers)
 
         register_home_panel(views.home_panel)
         register_dataset_panel(views.dataset_panel)

@@ -83,6 +83,9 @@ class Job(models.Model):
     def __str__(self) -> str:
         return f"{self.namespace.name}:{self.name}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("lineage:job-detail", args=[self.pk])
+
     @property
     def node_id(self) -> str:
         return f"job:{self.namespace.name}:{self.name}"

@@ -4,12 +4,13 @@ number of queries, whatever the number of rows."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db.models import F, Prefetch, QuerySet
 
-from catalog.models import Dataset, DatasetField, DatasetVersion, Namespace
+from catalog.consumers import Consumer, DatasetRef
+from catalog.models import Dataset, DatasetField, DatasetSymlink, DatasetVersion, Namespace
 from lineage.models import ColumnLineage, Job, JobDataset, LineageEvent, Run, RunDataset
 
 # --- namespaces -------------------------------------------------------------------------
@@ -169,3 +170,86 @@ def run_facets(*, run: Run, kind: str) -> dict[str, Any]:
 def lineage_event_list() -> QuerySet[LineageEvent]:
     """Run events as posted, the latest event time first."""
     return LineageEvent.objects.filter(kind=LineageEvent.Kind.RUN).order_by("-event_time", "-id")
+
+
+# --- consumers (catalog asks through catalog.consumers) ---------------------------------
+
+
+def dataset_consumers(refs: Sequence[DatasetRef]) -> dict[DatasetRef, list[Consumer]]:
+    """Jobs reading each referenced dataset, narrowed by column lineage where it exists.
+
+    A job with column lineage from the dataset reads exactly the fields those edges name:
+    it is affected by a change to ``ref.field`` only if it reads that field (or a field
+    nested in it). A job that reads the dataset without column lineage may read anything,
+    so it is listed too, marked ``via="dataset"``.
+    """
+    keys = {(ref.namespace, ref.name) for ref in refs}
+    datasets = _datasets_by_key(keys)
+    if not datasets:
+        return {}
+    ids = [d.pk for d in datasets.values()]
+    readers: dict[int, set[int]] = {}
+    for job_id, dataset_id in JobDataset.objects.filter(
+        dataset_id__in=ids, direction="input"
+    ).values_list("job_id", "dataset_id"):
+        readers.setdefault(dataset_id, set()).add(job_id)
+    read_fields: dict[tuple[int, int], set[str]] = {}
+    for job_id, dataset_id, field in ColumnLineage.objects.filter(
+        input_dataset_id__in=ids, job__isnull=False
+    ).values_list("job_id", "input_dataset_id", "input_field"):
+        read_fields.setdefault((dataset_id, job_id), set()).add(field)
+        readers.setdefault(dataset_id, set()).add(job_id)
+    job_ids = set().union(*readers.values()) if readers else set()
+    jobs = Job.objects.select_related("namespace").in_bulk(job_ids)
+    writes: dict[int, list[tuple[str, str]]] = {}
+    for job_id, ns, name in JobDataset.objects.filter(
+        job_id__in=job_ids, direction="output"
+    ).values_list("job_id", "dataset__namespace__name", "dataset__name"):
+        writes.setdefault(job_id, []).append((ns, name))
+    found: dict[DatasetRef, list[Consumer]] = {}
+    for ref in refs:
+        dataset = datasets.get((ref.namespace, ref.name))
+        if dataset is None:
+            continue
+        consumers = []
+        for job_id in sorted(readers.get(dataset.pk, ())):
+            fields = read_fields.get((dataset.pk, job_id))
+            if fields is not None and ref.field:
+                hit = sorted(f for f in fields if f == ref.field or f.startswith(ref.field + "."))
+                if not hit:
+                    continue
+                via = "column"
+            else:
+                hit, via = [], "dataset"
+            job = jobs[job_id]
+            consumers.append(
+                Consumer(
+                    job=f"{job.namespace.name}:{job.name}",
+                    job_url=job.get_absolute_url(),
+                    reads=f"{ref.namespace}:{ref.name}",
+                    via=via,
+                    fields=hit,
+                    writes=sorted(writes.get(job_id, [])),
+                )
+            )
+        found[ref] = consumers
+    return found
+
+
+def _datasets_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Dataset]:
+    """Datasets by ``(namespace, name)``, also when the key is a symlink of one."""
+    if not keys:
+        return {}
+    rows = Dataset.objects.filter(
+        namespace__name__in={ns for ns, _ in keys}, name__in={n for _, n in keys}
+    ).select_related("namespace")
+    found = {(d.namespace.name, d.name): d for d in rows if (d.namespace.name, d.name) in keys}
+    missing = keys - found.keys()
+    if missing:
+        links = DatasetSymlink.objects.filter(
+            namespace__in={ns for ns, _ in missing}, name__in={n for _, n in missing}
+        ).select_related("dataset")
+        for link in links:
+            if (link.namespace, link.name) in missing:
+                found[(link.namespace, link.name)] = link.dataset
+    return found

@@ -44,7 +44,7 @@ def pipeline_token(db: None) -> str:
 @pytest.fixture
 def readonly_token(db: None) -> str:
     """A token without ``lineage:write``."""
-    _, secret = ApiToken.issue(name="reader", scopes=["catalog:write"])
+    _, secret = ApiToken.issue(name="reader", scopes=["products:write"])
     return secret
 
 

@@ -20,7 +20,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True, help="who uses it, e.g. dbt or airflow")
         parser.add_argument(
-            "--scope", action="append", dest="scopes", required=True, choices=VALID_SCOPES,
+            "--scope",
+            action="append",
+            dest="scopes",
+            required=True,
+            choices=VALID_SCOPES,
             help="repeat for several scopes",
         )
         parser.add_argument("--expires-days", type=int, default=None, help="expiry in days")

@@ -1,0 +1,154 @@
+"""Reading descriptor text (YAML or JSON) into plain JSON-like data, safely.
+
+- ``.json`` (and ``.avsc``) files are JSON, ``.yaml``/``.yml`` files YAML; text from
+  elsewhere is JSON when it starts with ``{`` or ``[``. JSON errors are JSON's, which point
+  at the right place, not YAML's reading of broken JSON.
+- Dates and timestamps stay strings: YAML 1.1 would turn ``dateIn: 2023-01-15`` into a
+  ``date``, which JSON Schema then rejects and a stored revision cannot hold. The
+  sexagesimal numbers of YAML 1.1 (``09:30`` read as 570) stay strings for the same reason.
+- Anchors and aliases are allowed, but a document whose aliases expand past
+  :data:`MAX_NODES` nodes ("billion laughs") or refer to themselves is refused.
+- Text over :data:`MAX_BYTES` is refused before parsing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from typing import Any
+
+import yaml
+
+from catalog.descriptors.errors import fail
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_NODES = 1_000_000  # after alias expansion
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without timestamps and sexagesimal numbers.
+
+    The pure-Python loader on purpose: its recursion is bounded by Python's limit, while
+    the C composer recurses without one on deeply nested input.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)
+        sexagesimal = tag in (_INT, _FLOAT) and _SEXAGESIMAL.match(value)
+        if kind is yaml.ScalarNode and implicit[0] and sexagesimal:
+            return self.DEFAULT_SCALAR_TAG
+        return tag
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_text(text: str, *, source: str = "") -> Any:
+    """Parse a descriptor's text, JSON or YAML, into dicts, lists and scalars.
+
+    Raises :class:`DescriptorError` (``path`` = ``source``) with the line and column of a
+    syntax error, or when the text is too large or expands too much.
+    """
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise fail(source, f"file is larger than {MAX_BYTES // (1024 * 1024)} MB", source=source)
+    text = text.removeprefix("\ufeff")
+    if _is_json(text, source):
+        return _load_json(text, source)
+    return _load_yaml(text, source)
+
+
+def _is_json(text: str, source: str) -> bool:
+    """JSON by its file name, else when it starts like JSON; YAML otherwise."""
+    suffix = source.lower().rpartition(".")[2] if "." in source else ""
+    if suffix in ("yaml", "yml"):
+        return False
+    return suffix in ("json", "avsc") or text.lstrip().startswith(("{", "["))
+
+
+def _load_json(text: str, source: str) -> Any:
+    try:
+        return _jsonable(json.loads(text))
+    except json.JSONDecodeError as exc:
+        message = f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise fail(source, message, source=source) from None
+    except RecursionError:
+        raise fail(source, "document is nested too deeply", source=source) from None
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, source)
+        return _jsonable(loader.construct_document(node))
+    except yaml.MarkedYAMLError as exc:
+        raise fail(source, _yaml_message(exc), source=source) from None
+    except yaml.YAMLError as exc:
+        raise fail(source, f"YAML error: {exc}", source=source) from None
+    except RecursionError:
+        raise fail(source, "document is nested too deeply", source=source) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    what = "; ".join(part for part in (exc.context, exc.problem) if part)
+    return f"YAML syntax error{where}: {what}"
+
+
+def _check_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse alias bombs and self-referencing aliases, by counting expanded nodes."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            raise fail(source, "YAML alias refers to itself", source=source)
+        in_progress.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        if total > MAX_NODES:
+            raise fail(source, f"YAML aliases expand past {MAX_NODES} nodes", source=source)
+        in_progress.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
+def _jsonable(value: Any) -> Any:
+    """What JSON can hold: string keys, lists, and dates written back as text."""
+    if isinstance(value, dict):
+        return {_key(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime.date):  # only from an explicit !!timestamp tag
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return str(value)  # !!binary, !!set: rare enough to keep as text
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return "" if key is None else str(key)

@@ -1,0 +1,50 @@
+"""Filters for product lists, shared by the API and the portal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from catalog.models import DataProduct, Domain, ProductStatus
+
+
+class ProductFilter(django_filters.FilterSet):
+    """``domain`` (a slug; includes its sub-domains), ``status``, ``tag``, ``owner``
+    (a person's username or a team name) and ``q`` (text in name, id, purpose, tags)."""
+
+    domain = django_filters.CharFilter(method="filter_domain")
+    status = django_filters.MultipleChoiceFilter(choices=ProductStatus.choices)
+    tag = django_filters.CharFilter(method="filter_tag")
+    owner = django_filters.CharFilter(method="filter_owner")
+    q = django_filters.CharFilter(method="filter_text")
+
+    class Meta:
+        model = DataProduct
+        fields: list[str] = []
+
+    def filter_domain(self, queryset: QuerySet[DataProduct], name: str, value: str) -> Any:
+        slugs = Domain.objects.filter(Q(slug=value) | Q(parent__slug=value))
+        return queryset.filter(domain__in=slugs)
+
+    def filter_tag(self, queryset: QuerySet[DataProduct], name: str, value: str) -> Any:
+        # Tags are a JSON list; match the quoted value so "pii" does not match "piiless".
+        return queryset.filter(tags__icontains=f'"{value}"')
+
+    def filter_owner(self, queryset: QuerySet[DataProduct], name: str, value: str) -> Any:
+        return queryset.filter(
+            Q(team__name__iexact=value) | Q(team__members__person__username__iexact=value)
+        ).distinct()
+
+    def filter_text(self, queryset: QuerySet[DataProduct], name: str, value: str) -> Any:
+        query = Q()
+        for word in value.split():
+            query &= (
+                Q(name__icontains=word)
+                | Q(external_id__icontains=word)
+                | Q(purpose__icontains=word)
+                | Q(description__icontains=word)
+                | Q(tags__icontains=word)
+            )
+        return queryset.filter(query)

@@ -1,0 +1,498 @@
+"""Catalog writes: registering data products from their descriptors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from catalog.consumers import DatasetRef, find_consumers
+from catalog.descriptors import DescriptorError, parse_bundle
+from catalog.descriptors.binding import bind_product
+from catalog.descriptors.diff import breaking_changes, semver_major
+from catalog.descriptors.errors import fail
+from catalog.descriptors.model import Issue, Product, product_from_dict, to_dict
+from catalog.descriptors.model import Property as PropertySpec
+from catalog.models import (
+    ApiToken,
+    Contract,
+    DataProduct,
+    Domain,
+    Person,
+    Port,
+    PortBinding,
+    ProductRevision,
+    ProductStatus,
+    SchemaObject,
+    SchemaProperty,
+    SlaProperty,
+    Team,
+    TeamMember,
+)
+
+
+class RegistrationRefused(Exception):
+    """Base of the refusals a caller turns into a 4xx."""
+
+
+class DomainForbidden(RegistrationRefused):
+    """The token may not publish into the product's domain (403)."""
+
+
+class BreakingChangeRefused(RegistrationRefused):
+    """A breaking change to an active product without a major version bump (409)."""
+
+    def __init__(self, report: list[dict[str, Any]], message: str) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class Registration:
+    """What registering a descriptor did (or, with ``dry_run``, would do)."""
+
+    product_id: str
+    action: str  # created / updated / unchanged
+    product: DataProduct | None = None
+    revision: ProductRevision | None = None
+    report: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def breaking(self) -> list[dict[str, Any]]:
+        return [f for f in self.report if f["severity"] == "breaking"]
+
+
+class _DryRun(Exception):
+    pass
+
+
+def content_hash(normalized: Mapping[str, Any]) -> str:
+    text = json.dumps(normalized, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_product_register(
+    *,
+    files: Mapping[str, str],
+    actor: str,
+    source: str,
+    token: ApiToken | None = None,
+    expected_id: str | None = None,
+    accept_breaking: bool = False,
+    dry_run: bool = False,
+) -> Registration:
+    """Parse, check and store a descriptor bundle as the product's new active revision.
+
+    Raises :class:`DescriptorError` (bad input, 400), :class:`DomainForbidden` (403) or
+    :class:`BreakingChangeRefused` (409); on any of them nothing is written. Identical
+    content (same normalized JSON as the active revision) is a no-op.
+    """
+    spec = parse_bundle(files)
+    if expected_id is not None and spec.id != expected_id:
+        raise fail("id", f"the descriptor's id {spec.id!r} is not the {expected_id!r} of the URL")
+    existing = (
+        DataProduct.objects.filter(external_id=spec.id)
+        .select_related("active_revision", "domain")
+        .first()
+    )
+    _check_domains(token, spec, existing)
+    normalized = to_dict(spec)
+    digest = content_hash(normalized)
+    warnings = [asdict(w) for w in spec.warnings]
+    active = existing.active_revision if existing else None
+    if active is not None and active.content_hash == digest:
+        return Registration(
+            spec.id, "unchanged", existing, active, active.report, warnings, dry_run
+        )
+    report = _report(existing, spec) if active is not None else []
+    if active is not None and existing is not None and existing.status == ProductStatus.ACTIVE:
+        _refuse_unversioned_breaks(
+            report, product_from_dict(active.normalized), spec, accept_breaking
+        )
+    result = Registration(
+        spec.id,
+        "updated" if existing else "created",
+        report=report,
+        warnings=warnings,
+        dry_run=dry_run,
+    )
+    try:
+        with transaction.atomic():
+            result.product, result.revision = _store(
+                spec,
+                existing,
+                files,
+                normalized,
+                digest,
+                report,
+                actor,
+                source,
+                breaking_accepted=bool(
+                    accept_breaking and any(f["severity"] == "breaking" for f in report)
+                ),
+            )
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return result
+
+
+def _check_domains(token: ApiToken | None, spec: Product, existing: DataProduct | None) -> None:
+    if token is None:
+        return
+    wanted = {_domain_slugs(spec)[0]}
+    if existing is not None and existing.domain is not None:
+        # Moving a product out of a domain needs the right to that domain too.
+        wanted.add(existing.domain.slug.split("--")[0])
+    for slug in sorted(wanted):
+        if not token.allows_domain(slug):
+            raise DomainForbidden(
+                f"token {token.name!r} may publish into {', '.join(token.domains)}, "
+                f"not into domain {slug!r}"
+            )
+
+
+def _domain_slugs(spec: Product) -> tuple[str, str]:
+    """(domain slug, sub-domain slug or "")."""
+    domain = slugify(spec.domain) or "unassigned"
+    sub = slugify(spec.subdomain)
+    return domain, f"{domain}--{sub}" if sub else ""
+
+
+# --- breaking changes ---------------------------------------------------------------------
+
+
+def _report(existing: DataProduct | None, spec: Product) -> list[dict[str, Any]]:
+    """Findings against the active revision, each breaking one with its consumers."""
+    assert existing is not None and existing.active_revision is not None
+    old = product_from_dict(existing.active_revision.normalized)
+    findings = [asdict(f) for f in breaking_changes(old, spec)]
+    breaking = [f for f in findings if f["severity"] == "breaking"]
+    if breaking:
+        _attach_consumers(existing, breaking)
+    return findings
+
+
+def _attach_consumers(product: DataProduct, findings: list[dict[str, Any]]) -> None:
+    """Consumers of the datasets each finding touches, through the product's bindings."""
+    bindings = list(
+        PortBinding.objects.filter(port__product=product).values_list(
+            "port__contract_external_id", "port__name", "object_name", "namespace", "name"
+        )
+    )
+    wanted: dict[int, list[DatasetRef]] = {}
+    for index, finding in enumerate(findings):
+        column = finding["property_path"].split(".")[0].removesuffix("[]")
+        wanted[index] = [
+            DatasetRef(ns, name, column)
+            for contract_id, _port, obj, ns, name in bindings
+            if (not finding["contract_id"] or contract_id == finding["contract_id"])
+            and (not finding["object_name"] or not obj or obj == finding["object_name"])
+        ]
+    found = find_consumers(
+        sorted(
+            {ref for refs in wanted.values() for ref in refs},
+            key=lambda r: (r.namespace, r.name, r.field),
+        )
+    )
+    owners = _owning_products(
+        {w for consumers in found.values() for c in consumers for w in c.writes}
+    )
+    for index, finding in enumerate(findings):
+        consumers = []
+        for ref in wanted[index]:
+            for c in found.get(ref, []):
+                products = sorted(
+                    {owners[w] for w in c.writes if w in owners} - {product.external_id}
+                )
+                consumers.append(
+                    {**asdict(c), "writes": [list(w) for w in c.writes], "products": products}
+                )
+        finding["consumers"] = consumers
+
+
+def _owning_products(datasets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The product publishing each dataset (through an output port binding)."""
+    keys = set(datasets)
+    if not keys:
+        return {}
+    rows = PortBinding.objects.filter(
+        namespace__in={ns for ns, _ in keys},
+        name__in={n for _, n in keys},
+        port__direction=Port.Direction.OUTPUT,
+    ).values_list("namespace", "name", "port__product__external_id")
+    return {(ns, name): pid for ns, name, pid in rows if (ns, name) in keys}
+
+
+def _refuse_unversioned_breaks(
+    report: list[dict[str, Any]], old: Product, new: Product, accept: bool
+) -> None:
+    breaking = [f for f in report if f["severity"] == "breaking"]
+    if not breaking or accept or semver_major(old.version, new.version):
+        return
+    old_versions = {c.id: c.version for c in old.contracts}
+    new_versions = {c.id: c.version for c in new.contracts}
+    if all(
+        f["contract_id"]
+        and semver_major(
+            old_versions.get(f["contract_id"], ""), new_versions.get(f["contract_id"], "")
+        )
+        for f in breaking
+    ):
+        return
+    raise BreakingChangeRefused(
+        report,
+        f"{len(breaking)} breaking change(s) to active product {new.id!r} without a major "
+        f"version bump ({old.version or '?'} → {new.version or '?'}); bump the major version "
+        "or accept the breaking change explicitly",
+    )
+
+
+# --- storing ------------------------------------------------------------------------------
+
+
+def _store(
+    spec: Product,
+    existing: DataProduct | None,
+    files: Mapping[str, str],
+    normalized: dict[str, Any],
+    digest: str,
+    report: list[dict[str, Any]],
+    actor: str,
+    source: str,
+    *,
+    breaking_accepted: bool,
+) -> tuple[DataProduct, ProductRevision]:
+    now = timezone.now()
+    product = existing or DataProduct(external_id=spec.id, created_at=now)
+    product.name = spec.name or spec.id
+    product.version = spec.version
+    product.status = spec.status or ProductStatus.DRAFT
+    product.domain = _domain(spec)
+    product.team = _team(spec, product.domain)
+    product.format = spec.format
+    product.purpose, product.usage = spec.purpose, spec.usage
+    product.limitations, product.description = spec.limitations, spec.description
+    product.tags = spec.tags
+    product.support = [asdict(s) for s in spec.support]
+    product.custom_properties = spec.custom_properties
+    product.updated_at = now
+    product.save()
+    number = (product.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+    revision = ProductRevision.objects.create(
+        product=product,
+        number=number,
+        version=spec.version,
+        content_hash=digest,
+        files=dict(files),
+        normalized=normalized,
+        warnings=normalized["warnings"],
+        report=report,
+        breaking_accepted=breaking_accepted,
+        actor=actor[:255],
+        source=source,
+        created_at=now,
+    )
+    product.active_revision = revision
+    product.save(update_fields=["active_revision"])
+    _replace_parts(product, spec)
+    return product, revision
+
+
+def _domain(spec: Product) -> Domain:
+    slug, sub_slug = _domain_slugs(spec)
+    domain, _ = Domain.objects.get_or_create(slug=slug, defaults={"name": spec.domain or slug})
+    if not sub_slug:
+        return domain
+    sub, _ = Domain.objects.get_or_create(
+        slug=sub_slug, defaults={"name": spec.subdomain, "parent": domain}
+    )
+    return sub
+
+
+def _team(spec: Product, domain: Domain) -> Team | None:
+    if not spec.team.name and not spec.team.members:
+        return None
+    team, _ = Team.objects.get_or_create(
+        name=spec.team.name or f"{spec.name or spec.id} team",
+        defaults={"description": spec.team.description, "domain": domain},
+    )
+    TeamMember.objects.filter(team=team).delete()
+    members = []
+    for member in spec.team.members:
+        username = member.username or member.email or member.name
+        if not username:
+            continue
+        person, _ = Person.objects.get_or_create(
+            username=username[:255], defaults={"name": member.name, "email": member.email}
+        )
+        members.append(
+            TeamMember(team=team, person=person, role=member.role, role_raw=member.role_raw[:255])
+        )
+    TeamMember.objects.bulk_create(members, ignore_conflicts=True)
+    return team
+
+
+def _replace_parts(product: DataProduct, spec: Product) -> None:
+    """Rebuild contracts, schemas, SLAs, ports and bindings from the new revision."""
+    product.ports.all().delete()
+    product.contracts.all().delete()
+    contracts = {
+        c.id: Contract(
+            product=product,
+            external_id=c.id,
+            name=c.name,
+            version=c.version,
+            status=c.status,
+            format=c.format,
+            description=c.description or c.purpose,
+            servers=[asdict(s) for s in c.servers],
+            quality=[asdict(q) for q in c.quality],
+        )
+        for c in spec.contracts
+    }
+    Contract.objects.bulk_create(contracts.values())
+    objects, properties, slas = [], [], []
+    for c in spec.contracts:
+        contract = contracts[c.id]
+        for sla in c.sla:
+            slas.append(
+                SlaProperty(
+                    contract=contract,
+                    **{
+                        k: getattr(sla, k)
+                        for k in (
+                            "kind",
+                            "property",
+                            "value",
+                            "unit",
+                            "element",
+                            "duration_seconds",
+                            "percent",
+                        )
+                    },
+                    raw=sla.raw[:255],
+                )
+            )
+        for ordinal, obj in enumerate(c.objects):
+            row = SchemaObject(
+                contract=contract,
+                name=obj.name[:255],
+                physical_name=obj.physical_name[:1024],
+                physical_type=obj.physical_type[:64],
+                description=obj.description,
+                ordinal=ordinal,
+            )
+            objects.append((row, obj.properties))
+    SchemaObject.objects.bulk_create([row for row, _ in objects])
+    for row, props in objects:
+        properties += _property_rows(row, props)
+    SchemaProperty.objects.bulk_create(properties, batch_size=500)
+    SlaProperty.objects.bulk_create(slas)
+    ports = {}
+    for direction, specs in (
+        (Port.Direction.OUTPUT, spec.output_ports),
+        (Port.Direction.INPUT, spec.input_ports),
+    ):
+        for p in specs:
+            ports[(direction, p.name, p.version)] = Port(
+                product=product,
+                direction=direction,
+                name=p.name[:255],
+                version=p.version[:64],
+                description=p.description,
+                type=p.type[:64],
+                contract_external_id=p.contract_id[:255],
+                contract=contracts.get(p.contract_id),
+                source_product=p.source_product[:255],
+                source_port=p.source_port[:255],
+                custom_properties=p.custom_properties,
+            )
+    Port.objects.bulk_create(ports.values())
+    bindings, _issues = bind_product(spec)
+    PortBinding.objects.bulk_create(
+        PortBinding(
+            port=ports[(Port.Direction.OUTPUT, b.port_name, b.port_version)],
+            object_name=b.object_name[:255],
+            namespace=b.namespace[:1024],
+            name=b.name[:1024],
+            source=b.source,
+            server=b.server[:255],
+        )
+        for b in bindings
+        if (Port.Direction.OUTPUT, b.port_name, b.port_version) in ports
+    )
+
+
+def _property_rows(
+    obj: SchemaObject, props: list[PropertySpec], depth: int = 0, start: int = 0
+) -> list[SchemaProperty]:
+    rows: list[SchemaProperty] = []
+    for prop in props:
+        rows.append(
+            SchemaProperty(
+                object=obj,
+                path=(prop.path or prop.name)[:1024],
+                name=prop.name[:255],
+                depth=depth,
+                logical_type=prop.logical_type[:64],
+                physical_type=prop.physical_type[:255],
+                description=prop.description,
+                required=prop.required,
+                unique=prop.unique,
+                primary_key=prop.primary_key,
+                classification=prop.classification[:64],
+                pii=prop.pii,
+                critical=prop.critical,
+                tags=prop.tags,
+                ordinal=start + len(rows),
+            )
+        )
+        children = list(prop.properties)
+        if prop.items is not None:
+            children += prop.items.properties
+        rows += _property_rows(obj, children, depth + 1, start + len(rows))
+    return rows
+
+
+# --- retiring -----------------------------------------------------------------------------
+
+
+def data_product_retire(*, product: DataProduct, token: ApiToken | None = None) -> DataProduct:
+    """Retire a product: it stays in the catalog, with its history, as ``retired``."""
+    if (
+        token is not None
+        and product.domain
+        and not token.allows_domain(product.domain.slug.split("--")[0])
+    ):
+        raise DomainForbidden(f"token {token.name!r} may not retire products of this domain")
+    product.status = ProductStatus.RETIRED
+    product.updated_at = timezone.now()
+    product.save(update_fields=["status", "updated_at"])
+    return product
+
+
+def issues_as_dicts(error: DescriptorError) -> list[dict[str, str]]:
+    return [asdict(issue) for issue in error.issues]
+
+
+__all__ = [
+    "BreakingChangeRefused",
+    "DomainForbidden",
+    "Issue",
+    "Registration",
+    "RegistrationRefused",
+    "data_product_register",
+    "data_product_retire",
+    "issues_as_dicts",
+]
