@@ -85,6 +85,7 @@ class Settings:
     datasets: int
     workers: int
     threads: int
+    worker_class: str
     clients: int
     batch_clients: int
     max_seconds: float
@@ -190,7 +191,7 @@ class Server:
             "--workers",
             str(s.workers),
             "--worker-class",
-            "gthread",
+            s.worker_class,
             "--threads",
             str(s.threads),
             "--keep-alive",
@@ -452,7 +453,7 @@ def report(settings: Settings, rows: list[Row]) -> str:
         f"Meshport ingestion benchmark — {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, "
         f"{'PostgreSQL' if settings.database_url else 'SQLite (WAL)'}, gunicorn "
-        f"{settings.workers} workers × {settings.threads} threads, "
+        f"{settings.workers} {settings.worker_class} workers × {settings.threads} threads, "
         f"{settings.clients} single / {settings.batch_clients} batch clients",
         "",
         "| history | mode | events | seconds | events/s | CPU ms/event | target | |",
@@ -512,8 +513,11 @@ def parse_args(argv: list[str] | None) -> Settings:
     )
     parser.add_argument("--jobs", type=int, default=None, help="jobs in the mesh")
     parser.add_argument("--datasets", type=int, default=None, help="datasets in the mesh")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+    parser.add_argument(
+        "--worker-class", default="gthread", choices=["gthread", "sync"], help="gunicorn workers"
+    )
     parser.add_argument("--clients", type=int, default=8, help="client threads, single mode")
     parser.add_argument("--batch-clients", type=int, default=2, help="client threads, batch mode")
     parser.add_argument(
@@ -543,6 +547,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         datasets=args.datasets or (300 if quick else 3_000),
         workers=args.workers,
         threads=args.threads,
+        worker_class=args.worker_class,
         clients=args.clients,
         batch_clients=args.batch_clients,
         max_seconds=args.max_seconds or (15.0 if quick else 60.0),

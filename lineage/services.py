@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -97,6 +101,39 @@ def _with_retries(work: Callable[[], T], attempts: int = 6) -> T:
     raise AssertionError("unreachable")
 
 
+class _WriterQueue:
+    """Ingestion writers of every process on this machine take turns through a file lock.
+
+    SQLite lets one writer in at a time and makes the others poll with growing sleeps (its
+    busy handler waits up to 100 ms between tries), so two web processes writing at once
+    spend most of their time asleep. Waiting on ``flock`` instead hands the turn over the
+    moment it is released. Only SQLite needs this; the database's own locking still
+    guarantees correctness, this only schedules the waiting.
+    """
+
+    def __init__(self) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        if connection.vendor != "sqlite":
+            yield
+            return
+        with self._thread_lock:  # flock is per process: threads queue here first
+            if self._fd is None:
+                path = Path(settings.DATA_DIR) / "ingest.lock"
+                self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_writer_turn = _WriterQueue().turn
+
+
 Item = tuple[EventFacts, str]  # an event and the name of the token that posted it
 
 
@@ -111,7 +148,7 @@ def _store_and_project(items: Sequence[Item]) -> list[IngestResult]:
     first: dict[str, Item] = {}
     for item in items:
         first.setdefault(item[0].event.hash, item)
-    with transaction.atomic():
+    with _writer_turn(), transaction.atomic():
         ids = dict(
             insert_returning(
                 LineageEvent,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from lineage import services
 from lineage.models import LineageEvent, Run
@@ -26,6 +27,8 @@ def _post_concurrently(group: GroupCommit, events: list[dict[str, Any]]) -> list
             outcomes[index] = group.submit((facts, "tests"))
         except Exception as exc:
             outcomes[index] = exc
+        finally:
+            connection.close()  # each thread has its own; PostgreSQL counts them
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(len(events))]
     for thread in threads:
