@@ -77,3 +77,10 @@ class HasScope(permissions.BasePermission):
 class CanWriteLineage(HasScope):
     scope = "lineage:write"
     anonymous_setting = "ALLOW_ANONYMOUS_WRITE"
+
+
+class CanWriteProducts(HasScope):
+    """Tokens with ``products:write`` (their domains are checked when registering), and
+    staff users."""
+
+    scope = "products:write"

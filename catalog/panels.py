@@ -1,9 +1,9 @@
 """Sections that other apps add to catalog pages, so that catalog never imports them.
 
-Catalog owns the home, search and dataset pages, but part of what they show (jobs, runs,
-quality) belongs to lineage, which catalog must not import. An app fills a *slot* on a
-catalog page instead: in its ``AppConfig.ready()`` it registers a function that takes the
-page's subject and returns a :class:`Panel` (or ``None`` to show nothing)::
+Catalog owns the home, search, dataset and data product pages, but part of what they show
+(jobs, runs, quality) belongs to lineage, which catalog must not import. An app fills a
+*slot* on a catalog page instead: in its ``AppConfig.ready()`` it registers a function that
+takes the page's subject and returns a :class:`Panel` (or ``None`` to show nothing)::
 
     register_dataset_panel(dataset_lineage_panel)
 
@@ -24,7 +24,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from catalog.models import Dataset
+from catalog.models import DataProduct, Dataset
 
 S = TypeVar("S")
 
@@ -67,6 +67,7 @@ class PanelSlot(Generic[S]):
 home_slot: PanelSlot[None] = PanelSlot()
 dataset_slot: PanelSlot[Dataset] = PanelSlot()
 search_slot: PanelSlot[str] = PanelSlot()
+product_slot: PanelSlot[DataProduct] = PanelSlot()
 
 
 def register_home_panel(func: Callable[[None], Panel | None]) -> Callable[[None], Panel | None]:
@@ -82,3 +83,11 @@ def register_dataset_panel(
 def register_search_panel(func: Callable[[str], Panel | None]) -> Callable[[str], Panel | None]:
     """``func`` gets the (non-empty) query and shows its own typed hits."""
     return search_slot.register(func)
+
+
+def register_product_panel(
+    func: Callable[[DataProduct], Panel | None],
+) -> Callable[[DataProduct], Panel | None]:
+    """``func`` gets the product of a product page (its ports and bindings are in the
+    database: read them in a fixed number of queries)."""
+    return product_slot.register(func)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Value, When
 from django.db.models.query import QuerySet
 
+from catalog.consumers import DatasetRef, find_consumers
 from catalog.models import (
     DataProduct,
     Dataset,
@@ -17,6 +19,7 @@ from catalog.models import (
     DatasetVersion,
     Namespace,
     Port,
+    PortBinding,
     ProductRevision,
 )
 
@@ -204,3 +207,102 @@ def product_feeds(*, product: DataProduct) -> tuple[list[DataProduct], list[Data
         list(upstream.distinct().select_related("domain").order_by("name")),
         list(downstream.distinct().select_related("domain").order_by("name")),
     )
+
+
+def product_with_parts(product: DataProduct) -> DataProduct:
+    """The product with its ports (and bindings) and contracts (with objects, properties
+    and SLA lines) prefetched: a fixed number of queries for any size."""
+    from django.db.models import prefetch_related_objects
+
+    prefetch_related_objects(
+        [product],
+        "ports__bindings",
+        "contracts__schema_objects__properties",
+        "contracts__sla",
+    )
+    return product
+
+
+def revision_pair(
+    *, product: DataProduct, old: int | None, new: int | None
+) -> tuple[ProductRevision, ProductRevision]:
+    """Revisions ``old`` and ``new`` of the product; ``new`` defaults to the active one and
+    ``old`` to the revision before ``new``. Raises Http404 when one does not exist."""
+    from django.http import Http404
+
+    revisions = product.revisions.all()
+    if new is None:
+        new = product.active_revision.number if product.active_revision else None
+    newer = revisions.filter(number=new).first() if new is not None else None
+    if newer is None:
+        raise Http404(f"No revision {new} of {product.external_id!r}.")
+    if old is None:
+        older = revisions.filter(number__lt=newer.number).order_by("-number").first() or newer
+    else:
+        found = revisions.filter(number=old).first()
+        if found is None:
+            raise Http404(f"No revision {old} of {product.external_id!r}.")
+        older = found
+    return older, newer
+
+
+def products_publishing(datasets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The product (external id) whose output port binds each ``(namespace, name)``."""
+    keys = set(datasets)
+    if not keys:
+        return {}
+    rows = PortBinding.objects.filter(
+        namespace__in={ns for ns, _ in keys},
+        name__in={n for _, n in keys},
+        port__direction=Port.Direction.OUTPUT,
+    ).values_list("namespace", "name", "port__product__external_id")
+    return {(ns, name): pid for ns, name, pid in rows if (ns, name) in keys}
+
+
+def product_lineage(*, product: DataProduct) -> dict[str, Any]:
+    """Declared feeds (input ports) and observed consumers (jobs reading the datasets the
+    product's output ports bind to, and the products those jobs write into)."""
+    upstream, downstream = product_feeds(product=product)
+    bindings = list(
+        PortBinding.objects.filter(port__product=product)
+        .select_related("port")
+        .order_by("port__name", "namespace", "name")
+    )
+    refs = [DatasetRef(b.namespace, b.name) for b in bindings]
+    found = find_consumers(refs)
+    publishers = products_publishing(
+        w for consumers in found.values() for c in consumers for w in c.writes
+    )
+    observed: set[str] = set()
+    datasets = []
+    for binding, ref in zip(bindings, refs, strict=True):
+        consumers = []
+        for c in found.get(ref, []):
+            products = sorted(
+                {publishers[w] for w in c.writes if w in publishers} - {product.external_id}
+            )
+            observed.update(products)
+            consumers.append(
+                {
+                    "job": c.job,
+                    "jobUrl": c.job_url,
+                    "via": c.via,
+                    "writes": [list(w) for w in c.writes],
+                    "products": products,
+                }
+            )
+        datasets.append(
+            {
+                "port": binding.port.name,
+                "object": binding.object_name,
+                "namespace": binding.namespace,
+                "name": binding.name,
+                "consumers": consumers,
+            }
+        )
+    return {
+        "upstream": [p.external_id for p in upstream],
+        "downstream": [p.external_id for p in downstream],
+        "observedDownstream": sorted(observed - {p.external_id for p in downstream}),
+        "datasets": datasets,
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from catalog.models import (
     Team,
     TeamMember,
 )
+from catalog.selectors import products_publishing
 
 
 class RegistrationRefused(Exception):
@@ -109,7 +110,10 @@ def data_product_register(
     digest = content_hash(normalized)
     warnings = [asdict(w) for w in spec.warnings]
     active = existing.active_revision if existing else None
-    if active is not None and active.content_hash == digest:
+    # A product retired since (data_product_retire) is restored by registering it again,
+    # even with the content of its last revision.
+    retired_since = existing is not None and existing.status != (spec.status or ProductStatus.DRAFT)
+    if active is not None and active.content_hash == digest and not retired_since:
         return Registration(
             spec.id, "unchanged", existing, active, active.report, warnings, dry_run
         )
@@ -205,7 +209,7 @@ def _attach_consumers(product: DataProduct, findings: list[dict[str, Any]]) -> N
             key=lambda r: (r.namespace, r.name, r.field),
         )
     )
-    owners = _owning_products(
+    owners = products_publishing(
         {w for consumers in found.values() for c in consumers for w in c.writes}
     )
     for index, finding in enumerate(findings):
@@ -219,19 +223,6 @@ def _attach_consumers(product: DataProduct, findings: list[dict[str, Any]]) -> N
                     {**asdict(c), "writes": [list(w) for w in c.writes], "products": products}
                 )
         finding["consumers"] = consumers
-
-
-def _owning_products(datasets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """The product publishing each dataset (through an output port binding)."""
-    keys = set(datasets)
-    if not keys:
-        return {}
-    rows = PortBinding.objects.filter(
-        namespace__in={ns for ns, _ in keys},
-        name__in={n for _, n in keys},
-        port__direction=Port.Direction.OUTPUT,
-    ).values_list("namespace", "name", "port__product__external_id")
-    return {(ns, name): pid for ns, name, pid in rows if (ns, name) in keys}
 
 
 def _refuse_unversioned_breaks(

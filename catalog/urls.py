@@ -1,12 +1,30 @@
 from django.urls import path
 
-from catalog import views
+from catalog import product_views, views
 
 app_name = "catalog"
 
+# Product ids may hold "/" (``<path:...>``): the pages under a product come before the
+# product itself, and ``upload/`` before both.
 urlpatterns = [
     path("", views.home, name="home"),
     path("datasets/", views.datasets, name="datasets"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset-detail"),
     path("search/", views.search, name="search"),
+    path("products/", product_views.products, name="products"),
+    path("products/upload/", product_views.product_upload, name="product-upload"),
+    path(
+        "products/<path:external_id>/revisions/",
+        product_views.product_revisions,
+        name="product-revisions",
+    ),
+    path(
+        "products/<path:external_id>/revisions/<int:number>/",
+        product_views.product_revision,
+        name="product-revision",
+    ),
+    path("products/<path:external_id>/diff/", product_views.product_diff, name="product-diff"),
+    path("products/<path:external_id>/", product_views.product_detail, name="product-detail"),
+    path("domains/", product_views.domains, name="domains"),
+    path("domains/<slug:slug>/", product_views.domain_detail, name="domain-detail"),
 ]

@@ -1,4 +1,4 @@
-"""Catalog pages: home, datasets, a dataset, search."""
+"""Catalog pages: home, datasets, a dataset, search (data products: ``product_views``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from catalog import selectors
+from catalog import product_selectors, selectors
 from catalog.panels import Panel, Stat, dataset_slot, home_slot, search_slot
 
 PAGE_SIZE = 50
@@ -26,7 +26,7 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def _panel_context(request: HttpRequest, panels: list[Panel]) -> dict[str, Any]:
+def panel_context(request: HttpRequest, panels: list[Panel]) -> dict[str, Any]:
     return {
         "panel_html": [panel.render(request) for panel in panels],
         "panel_stats": [stat for panel in panels for stat in panel.stats],
@@ -35,8 +35,10 @@ def _panel_context(request: HttpRequest, panels: list[Panel]) -> dict[str, Any]:
 
 def home(request: HttpRequest) -> HttpResponse:
     counts = selectors.catalog_counts()
-    panels = _panel_context(request, home_slot.panels(None))
+    panels = panel_context(request, home_slot.panels(None))
+    product_counts = product_selectors.product_status_counts(selectors.product_list())
     stats = [
+        Stat("data products", sum(c.count for c in product_counts), reverse("catalog:products")),
         Stat("namespaces", counts["namespaces"], reverse("catalog:datasets")),
         Stat("datasets", counts["datasets"], reverse("catalog:datasets")),
         *panels.pop("panel_stats"),
@@ -48,6 +50,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "stats": stats,
             "is_empty": not any(stat.value for stat in stats),
             "recent_datasets": selectors.datasets_recently_updated(limit=10),
+            "product_counts": [c for c in product_counts if c.count],
+            "recent_products": product_selectors.products_recently_updated(limit=5),
             "ingest_url": request.build_absolute_uri("/api/v1/lineage"),
             "base_url": request.build_absolute_uri("/").rstrip("/"),
             **panels,
@@ -92,7 +96,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lifecycle": selectors.dataset_lifecycle(dataset=dataset),
             "symlinks": selectors.dataset_symlinks(dataset=dataset),
             "facets_json": pretty_json(dataset.facets) if dataset.facets else "",
-            **_panel_context(request, dataset_slot.panels(dataset)),
+            **panel_context(request, dataset_slot.panels(dataset)),
         },
     )
 
@@ -107,6 +111,6 @@ def search(request: HttpRequest) -> HttpResponse:
             datasets=hits,
             dataset_total=total,
             stats=[Stat("datasets", total, "#datasets"), *(s for p in panels for s in p.stats)],
-            **_panel_context(request, panels),
+            **panel_context(request, panels),
         )
     return render(request, "catalog/search.html", context)

@@ -180,6 +180,10 @@ MESHPORT_LINEAGE = {
     # Single events posted at the same time to one process share a transaction.
     "GROUP_COMMIT": env_bool("MESHPORT_LINEAGE_GROUP_COMMIT", True),
 }
+MESHPORT_CATALOG = {
+    # Largest descriptor bundle (product + contracts) accepted by the API and the portal.
+    "MAX_DESCRIPTOR_BYTES": env_int("MESHPORT_MAX_DESCRIPTOR_BYTES", 5 * 1024 * 1024),
+}
 # Uncompressed bodies beyond Django's default 2.5 MB are fine for the lineage endpoint,
 # which enforces MESHPORT_LINEAGE["MAX_BODY_BYTES"] itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = MESHPORT_LINEAGE["MAX_BODY_BYTES"]

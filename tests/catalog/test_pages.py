@@ -88,11 +88,11 @@ def test_the_home_page_counts_and_lists_failed_runs_and_datasets(client: Client)
 # --- datasets -------------------------------------------------------------------------
 
 
-def test_the_datasets_page_says_products_will_come_and_how_to_get_datasets(
+def test_the_datasets_page_points_to_products_and_says_how_to_get_datasets(
     client: Client,
 ) -> None:
     text = client.get("/datasets/").content.decode()
-    assert "Data products will be listed here once they are registered" in text
+    assert 'The <a href="/products/">data products</a> publish some of them' in text
     assert "No datasets yet." in text
 
 

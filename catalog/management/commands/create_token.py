@@ -27,6 +27,13 @@ class Command(BaseCommand):
             choices=VALID_SCOPES,
             help="repeat for several scopes",
         )
+        parser.add_argument(
+            "--domain",
+            action="append",
+            dest="domains",
+            default=[],
+            help="domain slug the token may publish products into (repeat; default: any)",
+        )
         parser.add_argument("--expires-days", type=int, default=None, help="expiry in days")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,9 +45,16 @@ class Command(BaseCommand):
             if options["expires_days"] <= 0:
                 raise CommandError("--expires-days must be positive")
             expires_at = timezone.now() + timedelta(days=options["expires_days"])
-        token, secret = ApiToken.issue(name=name, scopes=options["scopes"], expires_at=expires_at)
+        token, secret = ApiToken.issue(
+            name=name,
+            scopes=options["scopes"],
+            expires_at=expires_at,
+            domains=sorted(set(options["domains"])),
+        )
         self.stdout.write(
             f"Created token {token.name!r} (prefix {token.prefix}, scopes "
-            f"{', '.join(token.scopes)}). Store the secret now; it is not shown again."
+            f"{', '.join(token.scopes)}"
+            + (f", domains {', '.join(token.domains)}" if token.domains else "")
+            + "). Store the secret now; it is not shown again."
         )
         self.stdout.write(secret)

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from catalog import api
+
+# Product ids may hold "/" and ":": the sub-resources are matched first.
+urlpatterns = [
+    path("products", api.ProductListView.as_view(), name="api-products"),
+    path(
+        "products/<path:product_id>/revisions/<int:number>",
+        api.RevisionView.as_view(),
+        name="api-product-revision",
+    ),
+    path(
+        "products/<path:product_id>/revisions",
+        api.RevisionListView.as_view(),
+        name="api-product-revisions",
+    ),
+    path(
+        "products/<path:product_id>/lineage",
+        api.ProductLineageView.as_view(),
+        name="api-product-lineage",
+    ),
+    path("products/<path:product_id>/diff", api.DiffView.as_view(), name="api-product-diff"),
+    path("products/<path:product_id>", api.ProductView.as_view(), name="api-product"),
+]

@@ -1,0 +1,110 @@
+"""Portal forms: uploading a data product's descriptor files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_FILES = 50
+PASTED_NAME = "pasted"
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one ``<input type=file multiple>``; an empty list when none."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        items = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in items if item]
+
+
+class ProductUploadForm(forms.Form):
+    """A descriptor bundle from uploaded files, pasted text, or a bundle carried over from
+    a preview (``bundle``: JSON ``{file name: text}``), checked and sized here; the
+    descriptor itself is checked by the registration service.
+
+    ``cleaned_data["files"]`` is the ``{file name: text}`` bundle to register.
+    """
+
+    ACTIONS = (("preview", "Preview"), ("publish", "Publish"))
+
+    uploads = MultipleFileField(required=False)
+    text = forms.CharField(required=False, strip=False, widget=forms.Textarea)
+    bundle = forms.CharField(required=False, widget=forms.HiddenInput)
+    accept_breaking = forms.BooleanField(required=False)
+    action = forms.ChoiceField(choices=ACTIONS, required=False)
+
+    def clean_action(self) -> str:
+        return self.cleaned_data.get("action") or "publish"
+
+    def clean_bundle(self) -> dict[str, str]:
+        raw = self.cleaned_data.get("bundle") or ""
+        if not raw:
+            return {}
+        try:
+            bundle = json.loads(raw)
+        except ValueError:
+            bundle = None
+        if not isinstance(bundle, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in bundle.items()
+        ):
+            raise forms.ValidationError("The carried-over files are damaged: upload them again.")
+        return bundle
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        uploads: list[UploadedFile] = data.get("uploads") or []
+        text: str = data.get("text") or ""
+        if len(uploads) > MAX_UPLOAD_FILES:
+            raise forms.ValidationError(f"Upload at most {MAX_UPLOAD_FILES} files at once.")
+        # Sizes are checked before anything is read, and again on what was read.
+        self._check_size(sum(f.size or 0 for f in uploads) + len(text.encode()))
+        bundle = {**self._read(uploads), **self._pasted(text)} or data.get("bundle") or {}
+        if not bundle:
+            raise forms.ValidationError("Choose descriptor files or paste a descriptor.")
+        self._check_size(sum(len(t.encode()) for t in bundle.values()))
+        data["files"] = bundle
+        data["carried"] = json.dumps(bundle, ensure_ascii=False)
+        return data
+
+    @staticmethod
+    def _check_size(size: int) -> None:
+        if size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                f"The upload is {size / 1024 / 1024:.1f} MB; the limit is "
+                f"{MAX_UPLOAD_BYTES // 1024 // 1024} MB for all files together."
+            )
+
+    @staticmethod
+    def _read(uploads: list[UploadedFile]) -> dict[str, str]:
+        files: dict[str, str] = {}
+        for upload in uploads:
+            name = upload.name or "upload"
+            if name in files:
+                raise forms.ValidationError(f"Two files are named “{name}”: rename one.")
+            try:
+                files[name] = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError(f"“{name}” is not UTF-8 text.") from None
+        return files
+
+    @staticmethod
+    def _pasted(text: str) -> dict[str, str]:
+        if not text.strip():
+            return {}
+        # The loader reads ``.json`` as JSON (with JSON's error positions), else YAML.
+        suffix = ".json" if text.lstrip().startswith(("{", "[")) else ".yaml"
+        return {PASTED_NAME + suffix: text}
