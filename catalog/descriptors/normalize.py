@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from catalog.descriptors.errors import fail
 from catalog.descriptors.model import (
     Issue,
     Member,
@@ -412,3 +413,52 @@ def sla_line(
         percent=parse_percent(value) if availability else None,
         raw=f"{text(value)} {unit}".strip(),
     )
+
+
+# --- the header ODPS and ODCS share (Bitol standards) ---------------------------------
+
+_DESCRIPTION_KEYS = ("purpose", "usage", "limitations")
+_TEAM_KEYS = ("name", "description", "members")
+
+
+def bitol_header(
+    doc: dict[str, Any], *, fmt: str, what: str, source: str
+) -> tuple[dict[str, Any], list[Issue]]:
+    """The fields ODPS products and ODCS contracts share, as keyword arguments of
+    :class:`Product`/:class:`Contract`, and the warnings about them. ``what`` names the
+    document in the error when it has no id ("a data product")."""
+    identifier = text(doc.get("id")).strip()
+    if not identifier:
+        raise fail("", f"'id' is required: {what} needs an identifier", source=source)
+    state, warnings = status(doc.get("status"), "status")
+    description = doc.get("description")
+    about = mapping(description)
+    fields = {
+        "id": identifier,
+        "format": fmt,
+        "format_version": text(doc.get("apiVersion")),
+        "name": text(doc.get("name")),
+        "version": text(doc.get("version")),
+        "status": state,
+        "status_raw": text(doc.get("status")),
+        "domain": text(doc.get("domain")),
+        "purpose": text(about.get("purpose")),
+        "usage": text(about.get("usage")),
+        "limitations": text(about.get("limitations")),
+        "description": text(description),
+        "tags": str_list(doc.get("tags")),
+        "support": support(doc.get("support")),
+        "team": team(doc.get("team")),
+        "custom_properties": custom_properties(doc.get("customProperties")),
+    }
+    return fields, warnings
+
+
+def bitol_leftovers(doc: dict[str, Any], root_keys: Iterable[str]) -> dict[str, Any]:
+    """What a Bitol document holds beyond the model, including inside description/team."""
+    raw = leftovers(doc, root_keys)
+    about, crew = mapping(doc.get("description")), mapping(doc.get("team"))
+    for key, data, used in (("description", about, _DESCRIPTION_KEYS), ("team", crew, _TEAM_KEYS)):
+        if leftovers(data, used):
+            raw[key] = leftovers(data, used)
+    return raw

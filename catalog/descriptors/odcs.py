@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from catalog.descriptors import normalize as n
-from catalog.descriptors.errors import fail
 from catalog.descriptors.formats import ODCS
 from catalog.descriptors.model import Contract, Issue, Property, SchemaObject, SlaProperty
 
@@ -28,8 +27,6 @@ _ROOT_KEYS = (
     "support",
     "customProperties",
 )
-_DESCRIPTION_KEYS = ("purpose", "usage", "limitations")
-_TEAM_KEYS = ("name", "description", "members")
 _OBJECT_KEYS = (
     "name",
     "physicalName",
@@ -68,45 +65,16 @@ _PROPERTY_KEYS = (
 
 def parse_odcs(doc: dict[str, Any], *, source: str = "") -> tuple[Contract, list[Issue]]:
     """The contract in an ODCS v3 document, and warnings about it."""
-    contract_id = n.text(doc.get("id")).strip()
-    if not contract_id:
-        raise fail("", "'id' is required: a contract needs an identifier", source=source)
-    status, warnings = n.status(doc.get("status"), "status")
-    description = doc.get("description")
-    about = n.mapping(description)
+    header, warnings = n.bitol_header(doc, fmt=ODCS, what="a contract", source=source)
     contract = Contract(
-        id=contract_id,
-        format=ODCS,
-        format_version=n.text(doc.get("apiVersion")),
-        name=n.text(doc.get("name")),
-        version=n.text(doc.get("version")),
-        status=status,
-        status_raw=n.text(doc.get("status")),
-        domain=n.text(doc.get("domain")),
+        **header,
         data_product=n.text(doc.get("dataProduct")),
-        purpose=n.text(about.get("purpose")),
-        usage=n.text(about.get("usage")),
-        limitations=n.text(about.get("limitations")),
-        description=n.text(description),
-        tags=n.str_list(doc.get("tags")),
         objects=[schema_object(o) for o in n.items(doc.get("schema"))],
         servers=[n.server(n.text(s.get("server")), s) for s in n.items(doc.get("servers"))],
         sla=sla(doc),
-        team=n.team(doc.get("team")),
-        support=n.support(doc.get("support")),
-        custom_properties=n.custom_properties(doc.get("customProperties")),
-        raw=_raw(doc, about),
+        raw=n.bitol_leftovers(doc, _ROOT_KEYS),
     )
     return contract, warnings
-
-
-def _raw(doc: dict[str, Any], about: dict[str, Any]) -> dict[str, Any]:
-    raw = n.leftovers(doc, _ROOT_KEYS)
-    team = n.mapping(doc.get("team"))
-    for key, data, used in (("description", about, _DESCRIPTION_KEYS), ("team", team, _TEAM_KEYS)):
-        if n.leftovers(data, used):
-            raw[key] = n.leftovers(data, used)
-    return raw
 
 
 def schema_object(data: dict[str, Any]) -> SchemaObject:
