@@ -3,12 +3,17 @@
     from benchmarks.descriptors_synth import make_wide_contract, make_wide_product, revise
 
 Same ``columns`` and ``seed`` give the same contract, so runs can be compared.
+:func:`bundle_files` writes a product as descriptor text (ODPS v1.0.0 + ODCS v3.1.0 YAML),
+what ``data_product_register`` takes.
 """
 
 from __future__ import annotations
 
 import copy
 import random
+from typing import Any
+
+import yaml
 
 from catalog.descriptors.model import (
     Contract,
@@ -56,7 +61,8 @@ def _column(rng: random.Random, index: int) -> Property:
     if rng.random() < 0.05:
         column.quality = [QualityRule(name=f"not_null_{index}", type="library")]
     if rng.random() < 0.02:
-        column.logical_type = "object"
+        # A struct: string/number options would make the contract invalid.
+        column.logical_type, column.constraints, column.enum = "object", {}, None
         column.properties = [
             Property(name=f"part_{n}", path=f"col_{index:04d}.part_{n}", logical_type="string")
             for n in range(3)
@@ -138,3 +144,124 @@ def revise(product: Product, *, seed: int, changes: int = 5) -> Product:
     contract.sla[0].duration_seconds = 8 * 3600
     contract.sla[0].value = 8
     return new
+
+
+# --- as descriptor text ---------------------------------------------------------------------
+
+
+def make_numbered_product(index: int, *, columns: int, seed: int) -> Product:
+    """:func:`make_wide_product` with ids, names and a table of its own, so that many
+    products can live in one catalog."""
+    product = make_wide_product(columns, seed=seed)
+    contract = product.contracts[0]
+    contract.id = f"synth-{index:05d}-orders"
+    contract.name = f"Synthetic orders {index}"
+    contract.objects[0].physical_name = f"orders_{index:05d}"
+    contract.servers[0].attributes["schema"] = "analytics"
+    contract.servers[1].attributes.update(port=5432, database="dwh", schema="analytics")
+    product.id = f"synth-{index:05d}"
+    product.name = f"Synthetic product {index}"
+    product.domain = ("customer", "sales", "finance", "logistics")[index % 4]
+    product.output_ports[0].contract_id = contract.id
+    return product
+
+
+def revise_compatible(product: Product, *, seed: int) -> Product:
+    """A non-breaking next revision: a minor version bump, an optional column added and a
+    description reworded."""
+    rng = random.Random(seed)
+    new = copy.deepcopy(product)
+    new.version = new.contracts[0].version = "1.1.0"
+    columns = new.contracts[0].objects[0].properties
+    columns[rng.randrange(len(columns))].description += " (clarified)"
+    columns.append(Property(name="added_note", logical_type="string", physical_type="VARCHAR(255)"))
+    return new
+
+
+def bundle_files(product: Product) -> dict[str, str]:
+    """``product`` as the files of a bundle: an ODPS v1.0.0 product and ODCS v3.1.0 contracts,
+    YAML text."""
+    files = {"product.odps.yaml": _yaml(product_document(product))}
+    for contract in product.contracts:
+        files[f"{contract.id}.odcs.yaml"] = _yaml(contract_document(contract))
+    return files
+
+
+def product_document(product: Product) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1.0.0",
+        "kind": "DataProduct",
+        "id": product.id,
+        "name": product.name,
+        "version": product.version,
+        "status": product.status,
+        "domain": product.domain,
+        "description": {"purpose": f"Synthetic product {product.id} for benchmarks."},
+        "tags": ["synthetic"],
+        "team": {
+            "name": f"{product.domain} team",
+            "members": [{"username": f"owner@{product.domain}.example", "role": "owner"}],
+        },
+        "outputPorts": [
+            {"name": p.name, "version": p.version, "contractId": p.contract_id}
+            for p in product.output_ports
+        ],
+    }
+
+
+def contract_document(contract: Contract) -> dict[str, Any]:
+    return {
+        "apiVersion": "v3.1.0",
+        "kind": "DataContract",
+        "id": contract.id,
+        "name": contract.name,
+        "version": contract.version,
+        "status": contract.status,
+        "servers": [
+            {"server": s.name, "type": s.type, "environment": s.environment, **s.attributes}
+            for s in contract.servers
+        ],
+        "schema": [
+            {
+                "name": obj.name,
+                "physicalName": obj.physical_name,
+                "physicalType": obj.physical_type,
+                "properties": [_property_document(p) for p in obj.properties],
+            }
+            for obj in contract.objects
+        ],
+        "slaProperties": [
+            {"property": s.property, "value": s.value, **({"unit": s.unit} if s.unit else {})}
+            for s in contract.sla
+        ],
+    }
+
+
+def _property_document(prop: Property) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": prop.name, "logicalType": prop.logical_type}
+    optional = {
+        "physicalType": prop.physical_type,
+        "description": prop.description,
+        "required": prop.required,
+        "unique": prop.unique,
+        "primaryKey": prop.primary_key,
+        "classification": prop.classification,
+        "tags": prop.tags,
+        "logicalTypeOptions": prop.constraints,
+    }
+    doc.update({k: v for k, v in optional.items() if v not in (None, "", [], {})})
+    if prop.pii:
+        doc["customProperties"] = [{"property": "pii", "value": True}]
+    if prop.quality:
+        doc["quality"] = [
+            {"name": q.name, "type": "library", "metric": "nullValues", "mustBe": 0}
+            for q in prop.quality
+        ]
+    if prop.properties:
+        doc["properties"] = [_property_document(p) for p in prop.properties]
+    return doc
+
+
+def _yaml(document: dict[str, Any]) -> str:
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(document, Dumper=dumper, sort_keys=False, allow_unicode=True)

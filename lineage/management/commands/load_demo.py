@@ -3,17 +3,25 @@
 The events go through the ingestion service like any pipeline's, under the token name
 ``demo``. Loading is skipped when demo events are already stored; ``--force`` posts them
 again, which on the same day stores nothing new (every event is a duplicate).
+
+Then the demo data products (``catalog/demo_products``: products of the customer, sales
+and finance domains whose output ports are datasets of the demo mesh) are registered
+with ``register_products``, as source ``demo``. That runs every time: a product whose
+descriptors did not change is left as it is.
 """
 
 from __future__ import annotations
 
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+import catalog
 from lineage.demo import (
     anchor_from_date,
     default_anchor,
@@ -22,9 +30,14 @@ from lineage.demo import (
     demo_summary,
 )
 
+DEMO_PRODUCTS = Path(catalog.__file__).resolve().parent / "demo_products"
+
 
 class Command(BaseCommand):
-    help = "Load the demo data mesh: five domains, two weeks of OpenLineage events."
+    help = (
+        "Load the demo data mesh: five domains, two weeks of OpenLineage events, and the "
+        "data products of three of them."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -44,7 +57,19 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if demo_is_loaded() and not options["force"]:
             self.stdout.write("demo mesh already loaded (use --force to post it again)")
-            return
+        else:
+            self._load_events(options)
+        call_command(
+            "register_products",
+            str(DEMO_PRODUCTS),
+            actor="demo",
+            source="demo",
+            no_progress=options["no_progress"],
+            stdout=self.stdout,
+            stderr=self.stderr,
+        )
+
+    def _load_events(self, options: dict[str, Any]) -> None:
         anchor = anchor_from_date(options["anchor"]) if options["anchor"] else default_anchor()
         # None lets tqdm hide itself when stderr is not a terminal.
         with tqdm(
