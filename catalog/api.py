@@ -239,6 +239,9 @@ class ProductView(APIView):
                 description="register a breaking change without a major version bump",
             ),
             OpenApiParameter("dry_run", bool, description="check and report, store nothing"),
+            OpenApiParameter(
+                "strict", bool, description="refuse any JSON Schema error (default: warnings)"
+            ),
         ],
         responses={200: dict, 201: dict, 400: dict, 403: dict, 409: dict, 413: dict},
     )
@@ -255,6 +258,7 @@ class ProductView(APIView):
                 expected_id=product_id,
                 accept_breaking=_flag(request, "accept_breaking"),
                 dry_run=_flag(request, "dry_run"),
+                strict=_flag(request, "strict"),
             )
         except DescriptorError as exc:
             return Response(

@@ -90,14 +90,16 @@ def data_product_register(
     expected_id: str | None = None,
     accept_breaking: bool = False,
     dry_run: bool = False,
+    strict: bool = False,
 ) -> Registration:
     """Parse, check and store a descriptor bundle as the product's new active revision.
 
     Raises :class:`DescriptorError` (bad input, 400), :class:`DomainForbidden` (403) or
     :class:`BreakingChangeRefused` (409); on any of them nothing is written. Identical
-    content (same normalized JSON as the active revision) is a no-op.
+    content (same normalized JSON as the active revision) is a no-op. Schema errors that
+    leave the descriptor usable are warnings, or errors with ``strict``.
     """
-    spec = parse_bundle(files)
+    spec = parse_bundle(files, strict=strict)
     if expected_id is not None and spec.id != expected_id:
         raise fail("id", f"the descriptor's id {spec.id!r} is not the {expected_id!r} of the URL")
     existing = (

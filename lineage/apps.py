@@ -11,6 +11,7 @@ class LineageConfig(AppConfig):
         from catalog.panels import (
             register_dataset_panel,
             register_home_panel,
+            register_product_panel,
             register_search_panel,
         )
         from lineage import selectors, views
@@ -19,4 +20,5 @@ class LineageConfig(AppConfig):
 
         register_home_panel(views.home_panel)
         register_dataset_panel(views.dataset_panel)
+        register_product_panel(views.product_panel)
         register_search_panel(views.search_panel)

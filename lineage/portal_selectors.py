@@ -11,7 +11,7 @@ from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Subquer
 from django.db.models.functions import Coalesce
 from django.db.models.query import QuerySet
 
-from catalog.models import Dataset, Namespace
+from catalog.models import DataProduct, Dataset, Namespace, PortBinding
 from lineage.models import (
     DataQualityAssertion,
     DatasetStatistics,
@@ -335,3 +335,49 @@ def datasets_failing_quality(*, limit: int = 100) -> tuple[list[QualityFailure],
         if a.run_id == row.run_id and (a.assertion, a.column) not in seen:
             row.failed.append(a)
     return list(rows.values()), failing.count()
+
+
+@dataclass
+class BoundDataset:
+    """A product's bound dataset as lineage sees it: the last run that wrote it."""
+
+    namespace: str
+    name: str
+    port: str
+    dataset: Dataset | None
+    last_run: Run | None
+
+
+def product_datasets(*, product: DataProduct) -> list[BoundDataset]:
+    """Each dataset the product's output ports bind to, with the last run writing it —
+    three queries whatever the number of bindings."""
+    bindings = list(
+        PortBinding.objects.filter(port__product=product)
+        .select_related("port")
+        .order_by("port__name", "namespace", "name")
+    )
+    if not bindings:
+        return []
+    last_write = (
+        RunDataset.objects.filter(dataset=OuterRef("pk"), direction=Direction.OUTPUT)
+        .order_by("-run__created_at", "-run_id")
+        .values("run_id")[:1]
+    )
+    datasets = {
+        (d.namespace.name, d.name): d
+        for d in Dataset.objects.filter(
+            namespace__name__in={b.namespace for b in bindings},
+            name__in={b.name for b in bindings},
+        )
+        .select_related("namespace")
+        .annotate(last_run_id=Subquery(last_write))
+    }
+    runs = Run.objects.select_related("job").in_bulk(
+        [d.last_run_id for d in datasets.values() if d.last_run_id]  # type: ignore[attr-defined]
+    )
+    found = []
+    for b in bindings:
+        dataset = datasets.get((b.namespace, b.name))
+        run_id = getattr(dataset, "last_run_id", None)
+        found.append(BoundDataset(b.namespace, b.name, b.port.name, dataset, runs.get(run_id)))
+    return found

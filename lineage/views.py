@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from catalog import selectors as catalog_selectors
-from catalog.models import Dataset
+from catalog.models import DataProduct, Dataset
 from catalog.panels import Panel, Stat
 from catalog.views import PAGE_SIZE, pretty_json, query_param
 from lineage import portal_selectors as selectors
@@ -121,6 +121,13 @@ def dataset_panel(dataset: Dataset) -> Panel:
             "assertions": selectors.dataset_assertions(dataset=dataset),
         },
     )
+
+
+def product_panel(product: DataProduct) -> Panel | None:
+    datasets = selectors.product_datasets(product=product)
+    if not datasets:
+        return None
+    return Panel("lineage/panels/product.html", {"datasets": datasets})
 
 
 def search_panel(query: str) -> Panel:

@@ -394,3 +394,16 @@ def test_delete_retires_the_product_and_keeps_its_history(publisher: APIClient) 
 def test_unknown_products_are_404(db: None, anonymous: APIClient) -> None:
     assert anonymous.get("/api/v1/products/nope").status_code == 404
     assert anonymous.get("/api/v1/products/nope/revisions").status_code == 404
+
+
+def test_strict_refuses_a_schema_error_that_is_otherwise_a_warning(publisher: APIClient) -> None:
+    files = orders_bundle()
+    files["product.yaml"] += "unexpectedRootKey: true\n"
+
+    strict = put(publisher, "orders", files, strict="true")
+    lenient = put(publisher, "orders", files)
+
+    assert strict.status_code == 400
+    assert any("unexpectedRootKey" in e["message"] for e in strict.json()["errors"])
+    assert lenient.status_code == 201
+    assert any("unexpectedRootKey" in w["message"] for w in lenient.json()["warnings"])

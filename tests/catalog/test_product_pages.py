@@ -357,8 +357,9 @@ def test_the_product_page_query_count_does_not_grow_with_ports_and_columns(
     for version in ("1.0.1", "1.0.2", "1.0.3"):
         register(version=version, inputs=inputs_from("raw:clicks"))
     # product, members, contracts + objects + properties + SLA, ports + bindings, datasets,
-    # feeds (input ports, output ports, upstream, downstream), revisions
-    with django_assert_num_queries(14):
+    # feeds (input ports, output ports, upstream, downstream), revisions; then lineage's
+    # panel: bindings, datasets with their last write (the bound dataset has no run)
+    with django_assert_num_queries(16):
         response = client.get(detail_url())
     text = response.content.decode()
     assert "bi:r2" in text and "raw:clicks" in text and "Open the dataset" in text

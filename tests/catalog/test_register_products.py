@@ -336,3 +336,13 @@ def test_a_single_file_can_be_registered(tmp_path: Path) -> None:
 def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="no such file or folder"):
         register(str(tmp_path / "nope"))
+
+
+def test_strict_refuses_a_bundle_with_a_schema_error(repo: Path) -> None:
+    product = repo / "orders" / "product.odps.yaml"
+    product.write_text(product.read_text() + "unexpectedRootKey: true\n")
+
+    _, err, message = register_failing(str(repo), "--strict")
+
+    assert "unexpectedRootKey" in err and "1 of 2 bundles failed" in message
+    assert statuses() == {"payments": "active"}

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from lineage.models import Job, Run
 from lineage.services import lineage_event_ingest
@@ -294,3 +295,24 @@ def test_it_lists_the_last_runs_of_the_job(client: Client) -> None:
 def test_an_unknown_job_is_404(client: Client) -> None:
     assert client.get("/lineage/jobs/999999/").status_code == 404
     assert client.get("/lineage/jobs/99999999999999999999999/").status_code == 404
+
+
+def test_the_product_page_shows_the_last_run_writing_each_bound_dataset(
+    client: Client, pipeline: APIClient
+) -> None:
+    from catalog.services import data_product_register
+    from tests.catalog.test_product_api import PG, orders_bundle
+
+    data_product_register(files=orders_bundle(), actor="tests", source="api")
+    event = run_event(
+        "FAIL",
+        job=("sales", "load_orders"),
+        outputs=[{"namespace": PG, "name": "shop.public.orders"}],
+    )
+    assert pipeline.post("/api/v1/lineage", event, format="json").status_code == 201
+
+    page = client.get("/products/orders/").content.decode()
+
+    assert "Datasets in lineage" in page
+    assert "load_orders" in page and "FAILED" in page
+    assert f"/lineage/runs/{event['run']['runId']}/" in page

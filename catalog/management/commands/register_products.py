@@ -181,6 +181,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--actor", default=None, help="who registers, kept with each revision (default: $USER)"
         )
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="refuse descriptors with any JSON Schema error (default: they are warnings)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -193,7 +198,10 @@ class Command(BaseCommand):
         bar = None if not options["no_progress"] and len(bundles) >= PROGRESS_FROM else True
         # Everything is parsed before anything is written: a failed bundle still names its
         # product, and two bundles with one id are refused before either replaces the other.
-        outcomes = [_parsed(b) for b in tqdm(bundles, "parsing", file=sys.stderr, disable=bar)]
+        outcomes = [
+            _parsed(b, options["strict"])
+            for b in tqdm(bundles, "parsing", file=sys.stderr, disable=bar)
+        ]
         _refuse_duplicates(outcomes)
         valid = [o for o in outcomes if not o.errors]
         for outcome in tqdm(valid, "registering", file=sys.stderr, disable=bar):
@@ -216,6 +224,7 @@ class Command(BaseCommand):
                 expected_id=outcome.spec.id,
                 accept_breaking=options["accept_breaking"],
                 dry_run=options["dry_run"],
+                strict=options["strict"],
             )
         except DescriptorError as error:
             outcome.errors = [_issue_line(outcome.bundle, issue) for issue in error.issues]
@@ -271,11 +280,11 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(outcomes)} bundles: {totals}{suffix}")
 
 
-def _parsed(bundle: Bundle) -> Outcome:
+def _parsed(bundle: Bundle, strict: bool) -> Outcome:
     outcome = Outcome(bundle)
     try:
         outcome.files = read_bundle(bundle)
-        outcome.spec = parse_bundle(outcome.files)
+        outcome.spec = parse_bundle(outcome.files, strict=strict)
     except DescriptorError as error:
         outcome.errors = [_issue_line(bundle, issue) for issue in error.issues]
     return outcome
