@@ -368,6 +368,21 @@ def _ports(
         (b.namespace, b.name) for port in ports for b in port.bindings.all()
     )
     by_id = {p.external_id: p for p in upstream}
+    # An input port naming another product's output contract reads that product.
+    wanted = {
+        p.contract_external_id
+        for p in ports
+        if p.direction == Port.Direction.INPUT and p.contract_external_id
+    }
+    publisher = (
+        dict(
+            Port.objects.filter(direction=Port.Direction.OUTPUT, contract_external_id__in=wanted)
+            .exclude(product=product)
+            .values_list("contract_external_id", "product__external_id")
+        )
+        if wanted
+        else {}
+    )
     outputs, inputs = [], []
     for port in ports:
         view = PortView(
@@ -380,7 +395,9 @@ def _ports(
         if port.direction == Port.Direction.OUTPUT:
             outputs.append(view)
         else:
-            view.source = by_id.get(port.source_product)
+            view.source = by_id.get(port.source_product) or by_id.get(
+                publisher.get(port.contract_external_id, "")
+            )
             inputs.append(view)
     return outputs, inputs
 

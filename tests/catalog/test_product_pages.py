@@ -357,9 +357,10 @@ def test_the_product_page_query_count_does_not_grow_with_ports_and_columns(
     for version in ("1.0.1", "1.0.2", "1.0.3"):
         register(version=version, inputs=inputs_from("raw:clicks"))
     # product, members, contracts + objects + properties + SLA, ports + bindings, datasets,
-    # feeds (input ports, output ports, upstream, downstream), revisions; then lineage's
-    # panel: bindings, datasets with their last write (the bound dataset has no run)
-    with django_assert_num_queries(16):
+    # feeds (input ports, output ports, upstream, downstream), the products publishing the
+    # input ports' contracts, revisions; then lineage's panel: bindings, datasets with their
+    # last write (the bound dataset has no run)
+    with django_assert_num_queries(17):
         response = client.get(detail_url())
     text = response.content.decode()
     assert "bi:r2" in text and "raw:clicks" in text and "Open the dataset" in text
@@ -658,3 +659,13 @@ def test_a_domain_refusal_is_a_403_page(
     response = upload(client, bundle())
     assert response.status_code == 403
     assert "not into domain &#x27;hr&#x27;" in response.content.decode()
+
+
+def test_an_input_port_links_the_product_publishing_its_contract(client: Client) -> None:
+    register("raw:clicks", table="clicks")
+    register("shop:orders.v1", inputs=inputs_from("raw:clicks"))
+
+    page = client.get(detail_url()).content.decode()
+    row = page[page.index("raw:clicks-contract") :]
+
+    assert f'href="{detail_url("raw:clicks")}"' in row[: row.index("</tr>")]
