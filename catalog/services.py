@@ -100,6 +100,7 @@ def data_product_register(
     leave the descriptor usable are warnings, or errors with ``strict``.
     """
     spec = parse_bundle(files, strict=strict)
+    _check_contract_ids(spec)
     if expected_id is not None and spec.id != expected_id:
         raise fail("id", f"the descriptor's id {spec.id!r} is not the {expected_id!r} of the URL")
     existing = (
@@ -151,6 +152,28 @@ def data_product_register(
     except _DryRun:
         pass
     return result
+
+
+def _check_contract_ids(spec: Product) -> None:
+    """An output port's contract must be in the bundle or already registered (a product
+    file published alone, its contracts with an earlier revision or another product)."""
+    bundled = {c.id for c in spec.contracts}
+    named = {p.contract_id for p in spec.output_ports if p.contract_id} - bundled
+    if not named:
+        return
+    known = set(
+        Contract.objects.filter(external_id__in=named).values_list("external_id", flat=True)
+    )
+    problems = [
+        Issue(
+            f"outputPorts/{index}/contractId",
+            f"unknown contractId {port.contract_id!r}: not in this bundle and not registered",
+        )
+        for index, port in enumerate(spec.output_ports)
+        if port.contract_id in named - known
+    ]
+    if problems:
+        raise DescriptorError(problems)
 
 
 def _check_domains(token: ApiToken | None, spec: Product, existing: DataProduct | None) -> None:

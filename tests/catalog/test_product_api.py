@@ -407,3 +407,15 @@ def test_strict_refuses_a_schema_error_that_is_otherwise_a_warning(publisher: AP
     assert any("unexpectedRootKey" in e["message"] for e in strict.json()["errors"])
     assert lenient.status_code == 201
     assert any("unexpectedRootKey" in w["message"] for w in lenient.json()["warnings"])
+
+
+def test_a_product_file_alone_needs_its_contracts_registered(publisher: APIClient) -> None:
+    alone = {"product.yaml": odps("orders", outputs=[("orders", "orders-contract")])}
+
+    refused = put(publisher, "orders", alone)
+    put(publisher, "orders-contract", {"c.yaml": odcs("orders-contract", "orders", ["id"])})
+    accepted = put(publisher, "orders", alone)
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["path"] == "outputPorts/0/contractId"
+    assert accepted.status_code == 201, accepted.json()
