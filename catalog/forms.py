@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# The same bound as the API's (MESHPORT_MAX_DESCRIPTOR_BYTES).
+MAX_UPLOAD_BYTES: int = settings.MESHPORT_CATALOG["MAX_DESCRIPTOR_BYTES"]
 MAX_UPLOAD_FILES = 50
 PASTED_NAME = "pasted"
 

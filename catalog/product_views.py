@@ -144,14 +144,12 @@ def product_diff(request: HttpRequest, external_id: str) -> HttpResponse:
     numbers = pages.revision_numbers(product=product)
     context: dict[str, Any] = {"product": product, "numbers": numbers}
     try:
-        new = _revision_number(request, "to") or (numbers[0] if numbers else None)
-        old = _revision_number(request, "from") or (new - 1 if new and new > 1 else new)
+        new, old = _revision_number(request, "to"), _revision_number(request, "from")
     except ValueError as error:
         context["errors"] = [f"{error}: “from” and “to” take revision numbers such as 1 or 2."]
         return render(request, "catalog/product_diff.html", context, status=400)
-    if old is None or new is None:
-        raise Http404("This data product has no revisions.")
-    older, newer = _revision_or_404(product, old), _revision_or_404(product, new)
+    # Defaults: the active revision against the one before it.
+    older, newer = selectors.revision_pair(product=product, old=old, new=new)
     context.update(
         older=older, newer=newer, sections=pages.diff_sections(older.normalized, newer.normalized)
     )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Value, When
 from django.db.models.query import QuerySet
 
-from catalog.consumers import DatasetRef, find_consumers
+from catalog.consumers import Consumer, DatasetRef, find_consumers
 from catalog.models import (
     DataProduct,
     Dataset,
@@ -259,6 +259,24 @@ def products_publishing(datasets: Iterable[tuple[str, str]]) -> dict[tuple[str, 
     return {(ns, name): pid for ns, name, pid in rows if (ns, name) in keys}
 
 
+def consumers_with_products(
+    refs: Sequence[DatasetRef], *, exclude: str
+) -> dict[DatasetRef, list[tuple[Consumer, list[str]]]]:
+    """The consumers of each dataset (see :mod:`catalog.consumers`), each with the
+    products (external ids, ``exclude`` left out) publishing the datasets it writes."""
+    found = find_consumers(refs)
+    publishers = products_publishing(
+        w for consumers in found.values() for c in consumers for w in c.writes
+    )
+    return {
+        ref: [
+            (c, sorted({publishers[w] for w in c.writes if w in publishers} - {exclude}))
+            for c in consumers
+        ]
+        for ref, consumers in found.items()
+    }
+
+
 def product_lineage(*, product: DataProduct) -> dict[str, Any]:
     """Declared feeds (input ports) and observed consumers (jobs reading the datasets the
     product's output ports bind to, and the products those jobs write into)."""
@@ -269,18 +287,12 @@ def product_lineage(*, product: DataProduct) -> dict[str, Any]:
         .order_by("port__name", "namespace", "name")
     )
     refs = [DatasetRef(b.namespace, b.name) for b in bindings]
-    found = find_consumers(refs)
-    publishers = products_publishing(
-        w for consumers in found.values() for c in consumers for w in c.writes
-    )
+    found = consumers_with_products(refs, exclude=product.external_id)
     observed: set[str] = set()
     datasets = []
     for binding, ref in zip(bindings, refs, strict=True):
         consumers = []
-        for c in found.get(ref, []):
-            products = sorted(
-                {publishers[w] for w in c.writes if w in publishers} - {product.external_id}
-            )
+        for c, products in found.get(ref, []):
             observed.update(products)
             consumers.append(
                 {

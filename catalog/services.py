@@ -13,7 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog.consumers import DatasetRef, find_consumers
+from catalog.consumers import DatasetRef
 from catalog.descriptors import DescriptorError, parse_bundle
 from catalog.descriptors.binding import bind_product
 from catalog.descriptors.diff import breaking_changes, semver_major
@@ -36,7 +36,7 @@ from catalog.models import (
     Team,
     TeamMember,
 )
-from catalog.selectors import products_publishing
+from catalog.selectors import consumers_with_products
 
 
 class RegistrationRefused(Exception):
@@ -228,26 +228,19 @@ def _attach_consumers(product: DataProduct, findings: list[dict[str, Any]]) -> N
             if (not finding["contract_id"] or contract_id == finding["contract_id"])
             and (not finding["object_name"] or not obj or obj == finding["object_name"])
         ]
-    found = find_consumers(
+    found = consumers_with_products(
         sorted(
             {ref for refs in wanted.values() for ref in refs},
             key=lambda r: (r.namespace, r.name, r.field),
-        )
-    )
-    owners = products_publishing(
-        {w for consumers in found.values() for c in consumers for w in c.writes}
+        ),
+        exclude=product.external_id,
     )
     for index, finding in enumerate(findings):
-        consumers = []
-        for ref in wanted[index]:
-            for c in found.get(ref, []):
-                products = sorted(
-                    {owners[w] for w in c.writes if w in owners} - {product.external_id}
-                )
-                consumers.append(
-                    {**asdict(c), "writes": [list(w) for w in c.writes], "products": products}
-                )
-        finding["consumers"] = consumers
+        finding["consumers"] = [
+            {**asdict(c), "writes": [list(w) for w in c.writes], "products": products}
+            for ref in wanted[index]
+            for c, products in found.get(ref, [])
+        ]
 
 
 def _refuse_unversioned_breaks(
