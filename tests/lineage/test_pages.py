@@ -316,3 +316,28 @@ def test_the_product_page_shows_the_last_run_writing_each_bound_dataset(
     assert "Datasets in lineage" in page
     assert "load_orders" in page and "FAILED" in page
     assert f"/lineage/runs/{event['run']['runId']}/" in page
+
+
+def test_job_run_and_dataset_pages_show_their_raw_facets_or_say_none_were_sent(
+    client: Client,
+) -> None:
+    from catalog.models import Dataset
+
+    event = run_event(
+        "COMPLETE",
+        job=("tests", "with_facets"),
+        run_facets={"custom_run": {"answer": 42}},
+        job_facets={"custom_job": {"flag": True}},
+        outputs=[{"namespace": "tests", "name": "bare"}],
+    )
+    lineage_event_ingest(payload=event)
+    run = Run.objects.get(uuid=event["run"]["runId"])
+    dataset = Dataset.objects.get(name="bare")
+
+    run_page = client.get(run.get_absolute_url()).content.decode()
+    job_page = client.get(run.job.get_absolute_url()).content.decode()
+    dataset_page = client.get(dataset.get_absolute_url()).content.decode()
+
+    assert "Raw run facets" in run_page and "custom_run" in run_page
+    assert "Raw job facets" in job_page and "custom_job" in job_page
+    assert "No facets were sent for this dataset." in dataset_page
