@@ -11,6 +11,7 @@ from django.db.models import F, Prefetch, QuerySet
 
 from catalog.consumers import Consumer, DatasetRef
 from catalog.models import Dataset, DatasetField, DatasetSymlink, DatasetVersion, Namespace
+from catalog.product_selectors import datasets_by_name
 from lineage.models import ColumnLineage, Job, JobDataset, LineageEvent, Run, RunDataset
 
 # --- namespaces -------------------------------------------------------------------------
@@ -238,12 +239,7 @@ def dataset_consumers(refs: Sequence[DatasetRef]) -> dict[DatasetRef, list[Consu
 
 def _datasets_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Dataset]:
     """Datasets by ``(namespace, name)``, also when the key is a symlink of one."""
-    if not keys:
-        return {}
-    rows = Dataset.objects.filter(
-        namespace__name__in={ns for ns, _ in keys}, name__in={n for _, n in keys}
-    ).select_related("namespace")
-    found = {(d.namespace.name, d.name): d for d in rows if (d.namespace.name, d.name) in keys}
+    found = datasets_by_name(keys)
     missing = keys - found.keys()
     if missing:
         links = DatasetSymlink.objects.filter(

@@ -67,6 +67,21 @@ def _columns(
     )
 
 
+def _insert_head(model: type[models.Model], columns: list[str]) -> str:
+    return f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({', '.join(columns)})"
+
+
+def _on_conflict(model: type[models.Model], unique: Sequence[str], update: Sequence[str]) -> str:
+    """``ON CONFLICT`` on ``unique``: leave the row alone, or overwrite ``update``."""
+    target = ", ".join(_columns(model, tuple(unique), connection.vendor)[1])
+    if not update:
+        return f" ON CONFLICT ({target}) DO NOTHING"
+    sets = ", ".join(
+        f"{c} = excluded.{c}" for c in _columns(model, tuple(update), connection.vendor)[1]
+    )
+    return f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
+
+
 def insert_rows(
     model: type[models.Model],
     rows: Sequence[Mapping[str, Any]],
@@ -83,20 +98,9 @@ def insert_rows(
         return
     names = tuple(rows[0])
     _, columns, converters = _columns(model, names, connection.vendor)
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
-    )
+    sql = f"{_insert_head(model, columns)} VALUES ({', '.join(['%s'] * len(columns))})"
     if unique:
-        target = ", ".join(_columns(model, tuple(unique), connection.vendor)[1])
-        if update:
-            sets = ", ".join(
-                f"{c} = excluded.{c}" for c in _columns(model, tuple(update), connection.vendor)[1]
-            )
-            sql += f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
-        else:
-            sql += f" ON CONFLICT ({target}) DO NOTHING"
+        sql += _on_conflict(model, unique, update)
     params = [[conv(row[n]) for n, conv in zip(names, converters, strict=True)] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
@@ -137,10 +141,10 @@ def insert_returning(
         return []
     names = tuple(rows[0])
     _, columns, converters = _columns(model, names, connection.vendor)
-    target = ", ".join(_columns(model, tuple(unique), connection.vendor)[1])
     back = ", ".join(_columns(model, tuple(returning), connection.vendor)[1])
     marks = f"({', '.join(['%s'] * len(columns))})"
-    head = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({', '.join(columns)})"
+    head = _insert_head(model, columns)
+    conflict = _on_conflict(model, unique, ())
     found: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk):
@@ -149,8 +153,7 @@ def insert_returning(
                 conv(row[n]) for row in part for n, conv in zip(names, converters, strict=True)
             ]
             cursor.execute(
-                f"{head} VALUES {', '.join([marks] * len(part))} "
-                f"ON CONFLICT ({target}) DO NOTHING RETURNING {back}",
+                f"{head} VALUES {', '.join([marks] * len(part))}{conflict} RETURNING {back}",
                 params,
             )
             found.extend(cursor.fetchall())
