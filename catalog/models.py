@@ -270,6 +270,11 @@ class Domain(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("catalog:domain-detail", args=[self.slug])
 
+    @property
+    def top_slug(self) -> str:
+        """The slug of the top-level domain: tokens are bound to those."""
+        return self.parent.slug if self.parent_id and self.parent else self.slug
+
 
 class Team(models.Model):
     name = models.CharField(max_length=200, unique=True)

@@ -100,12 +100,12 @@ def data_product_register(
     leave the descriptor usable are warnings, or errors with ``strict``.
     """
     spec = parse_bundle(files, strict=strict)
-    _check_contract_ids(spec)
     if expected_id is not None and spec.id != expected_id:
         raise fail("id", f"the descriptor's id {spec.id!r} is not the {expected_id!r} of the URL")
+    _check_contract_ids(spec)
     existing = (
         DataProduct.objects.filter(external_id=spec.id)
-        .select_related("active_revision", "domain")
+        .select_related("active_revision", "domain__parent")
         .first()
     )
     _check_domains(token, spec, existing)
@@ -182,7 +182,7 @@ def _check_domains(token: ApiToken | None, spec: Product, existing: DataProduct 
     wanted = {_domain_slugs(spec)[0]}
     if existing is not None and existing.domain is not None:
         # Moving a product out of a domain needs the right to that domain too.
-        wanted.add(existing.domain.slug.split("--")[0])
+        wanted.add(existing.domain.top_slug)
     for slug in sorted(wanted):
         if not token.allows_domain(slug):
             raise DomainForbidden(
@@ -482,7 +482,7 @@ def data_product_retire(*, product: DataProduct, token: ApiToken | None = None) 
     if (
         token is not None
         and product.domain
-        and not token.allows_domain(product.domain.slug.split("--")[0])
+        and not token.allows_domain(product.domain.top_slug)
     ):
         raise DomainForbidden(f"token {token.name!r} may not retire products of this domain")
     product.status = ProductStatus.RETIRED
