@@ -6,8 +6,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Value,
+    When,
+    prefetch_related_objects,
+)
 from django.db.models.query import QuerySet
+from django.http import Http404
 
 from catalog.consumers import Consumer, DatasetRef, find_consumers
 from catalog.models import (
@@ -212,8 +224,6 @@ def product_feeds(*, product: DataProduct) -> tuple[list[DataProduct], list[Data
 def product_with_parts(product: DataProduct) -> DataProduct:
     """The product with its ports (and bindings) and contracts (with objects, properties
     and SLA lines) prefetched: a fixed number of queries for any size."""
-    from django.db.models import prefetch_related_objects
-
     prefetch_related_objects(
         [product],
         "ports__bindings",
@@ -228,8 +238,6 @@ def revision_pair(
 ) -> tuple[ProductRevision, ProductRevision]:
     """Revisions ``old`` and ``new`` of the product; ``new`` defaults to the active one and
     ``old`` to the revision before ``new``. Raises Http404 when one does not exist."""
-    from django.http import Http404
-
     revisions = product.revisions.all()
     if new is None:
         new = product.active_revision.number if product.active_revision else None

@@ -479,11 +479,7 @@ def _property_rows(
 
 def data_product_retire(*, product: DataProduct, token: ApiToken | None = None) -> DataProduct:
     """Retire a product: it stays in the catalog, with its history, as ``retired``."""
-    if (
-        token is not None
-        and product.domain
-        and not token.allows_domain(product.domain.top_slug)
-    ):
+    if token is not None and product.domain and not token.allows_domain(product.domain.top_slug):
         raise DomainForbidden(f"token {token.name!r} may not retire products of this domain")
     product.status = ProductStatus.RETIRED
     product.updated_at = timezone.now()
