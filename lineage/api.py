@@ -1,4 +1,5 @@
-"""OpenLineage ingestion endpoints: ``POST /api/v1/lineage`` and ``/api/v1/lineage/batch``."""
+"""OpenLineage ingestion endpoints: ``POST /api/v1/lineage`` and ``/api/v1/lineage/batch``
+(and Marquez's ``GET /api/v1/lineage`` graph read on the same resource)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.auth import CanWriteLineage, request_token
 from lineage.events import EventInvalid
+from lineage.graph_api import marquez_lineage
 from lineage.services import IngestBusy, lineage_event_ingest, lineage_events_ingest
 from meshport.api import PayloadTooLarge, ServiceBusy
 
@@ -79,10 +82,35 @@ _EVENT_EXAMPLE = {
 
 
 class LineageIngestView(APIView):
-    """Accept one OpenLineage RunEvent, DatasetEvent or JobEvent (told apart by shape)."""
+    """``POST``: accept one OpenLineage RunEvent, DatasetEvent or JobEvent (told apart by
+    shape). ``GET``: Marquez's lineage graph of a node, a public read."""
 
     permission_classes = [CanWriteLineage]
     parser_classes: list[Any] = []
+
+    def _reading(self) -> bool:
+        # No request while the OpenAPI schema is generated.
+        return getattr(self.request, "method", None) in ("GET", "HEAD")
+
+    def get_authenticators(self) -> list[Any]:
+        # A read needs no credentials, so a stale token in a client cannot fail it.
+        return [] if self._reading() else super().get_authenticators()
+
+    def get_permissions(self) -> list[Any]:
+        return [AllowAny()] if self._reading() else list(super().get_permissions())
+
+    @extend_schema(
+        tags=["marquez"],
+        operation_id="getLineage",
+        parameters=[
+            OpenApiParameter("nodeId", str, required=True, description="dataset:… or job:…"),
+            OpenApiParameter("depth", int, description="Jobs deep on each side, default 2."),
+            OpenApiParameter("cap", int, description="Most nodes in the answer."),
+        ],
+        responses={200: dict, 400: dict, 404: dict},
+    )
+    def get(self, request: Request) -> Response:
+        return marquez_lineage(request)
 
     @extend_schema(
         operation_id="lineage_post_event",

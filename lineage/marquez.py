@@ -473,7 +473,7 @@ class DatasetVersionSerializer(serializers.Serializer):
         return None if run is None else RunSerializer(run).data
 
 
-_JOB_TYPES = {"BATCH": "BATCH", "STREAMING": "STREAM", "STREAM": "STREAM", "SERVICE": "SERVICE"}
+JOB_TYPES = {"BATCH": "BATCH", "STREAMING": "STREAM", "STREAM": "STREAM", "SERVICE": "SERVICE"}
 
 
 class JobSerializer(serializers.Serializer):
@@ -502,7 +502,7 @@ class JobSerializer(serializers.Serializer):
 
     @extend_schema_field({"type": "string", "description": "BATCH, STREAM or SERVICE."})
     def get_type(self, job: Job) -> str:
-        return _JOB_TYPES.get(job.type.upper(), "BATCH")
+        return JOB_TYPES.get(job.type.upper(), "BATCH")
 
     def get_simple_name(self, job: Job) -> str:
         prefix = f"{job.parent.name}." if job.parent else ""

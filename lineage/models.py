@@ -303,3 +303,26 @@ class DatasetStatistics(models.Model):
             )
         ]
         indexes = [models.Index(fields=["dataset", "-observed_at"], name="statistics_ds_idx")]
+
+
+class GraphGeneration(models.Model):
+    """The version of the lineage graph's shape: one row, bumped by ingestion in the
+    transaction that adds a job↔dataset or column edge.
+
+    Cached subgraphs are keyed by it, so the next query after an ingest that changed the
+    graph misses the cache and sees the new edges, while events that only repeat known
+    edges (most of them) leave every cached answer valid.
+    """
+
+    value = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=1).values_list("value", flat=True).first() or 0
+
+    @classmethod
+    def bump(cls) -> None:
+        now = timezone.now()
+        if not cls.objects.filter(pk=1).update(value=models.F("value") + 1, updated_at=now):
+            cls.objects.get_or_create(pk=1, defaults={"value": 1, "updated_at": now})

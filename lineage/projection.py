@@ -39,6 +39,7 @@ from lineage.models import (
     DataQualityAssertion,
     DatasetStatistics,
     Direction,
+    GraphGeneration,
     Job,
     JobDataset,
     Run,
@@ -48,6 +49,15 @@ from lineage.writes import insert_rows, new_row, update_rows
 
 Key = tuple[str, str]
 
+# The columns identifying a column-lineage edge, in the order the projector keys it.
+_COLUMN_KEY = (
+    "output_dataset_id",
+    "output_field",
+    "input_dataset_id",
+    "input_field",
+    "transformation_type",
+    "transformation_subtype",
+)
 _RUN_FIELDS = [
     "job",
     "state",
@@ -532,6 +542,8 @@ class Projector:
     # --- 3. flush -----------------------------------------------------------------------
 
     def _flush(self) -> None:
+        if self._adds_edges():
+            GraphGeneration.bump()
         if self._job_edges:
             insert_rows(
                 JobDataset,
@@ -556,14 +568,7 @@ class Projector:
         insert_rows(
             ColumnLineage,
             list(self._columns.values()),
-            unique=[
-                "output_dataset",
-                "output_field",
-                "input_dataset",
-                "input_field",
-                "transformation_type",
-                "transformation_subtype",
-            ],
+            unique=[name.removesuffix("_id") for name in _COLUMN_KEY],
             update=["description", "masking", "job", "updated_at"],
         )
         insert_rows(DatasetSymlink, list(self._symlinks.values()), unique=["namespace", "name"])
@@ -571,6 +576,26 @@ class Projector:
             update_rows(Run, list(self._touched_runs.values()), _RUN_FIELDS)
         self._dirty_jobs.flush(Job)
         self._dirty_datasets.flush(Dataset)
+
+    def _adds_edges(self) -> bool:
+        """Whether this batch brings a job↔dataset or column edge the graph lacks: two
+        indexed reads, so that repeated runs of known pipelines leave cached graphs valid."""
+        if self._job_edges:
+            known = set(
+                JobDataset.objects.filter(job_id__in={k[0] for k in self._job_edges})
+                .order_by()
+                .values_list("job_id", "dataset_id", "direction")
+            )
+            if not self._job_edges.keys() <= known:
+                return True
+        if self._columns:
+            known = set(
+                ColumnLineage.objects.filter(output_dataset_id__in={k[0] for k in self._columns})
+                .order_by()
+                .values_list(*_COLUMN_KEY)
+            )
+            return not self._columns.keys() <= known
+        return False
 
     def _flush_run_io(self) -> None:
         if not self._run_io:

@@ -3,16 +3,29 @@ number of queries, whatever the number of rows."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime, timedelta
+from statistics import median
 from typing import Any
 
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from catalog.consumers import Consumer, DatasetRef
 from catalog.models import Dataset, DatasetField, DatasetSymlink, DatasetVersion, Namespace
 from catalog.product_selectors import datasets_by_name
-from lineage.models import ColumnLineage, Job, JobDataset, LineageEvent, Run, RunDataset
+from lineage.models import (
+    ColumnLineage,
+    Job,
+    JobDataset,
+    LineageEvent,
+    Run,
+    RunDataset,
+    RunState,
+)
+from lineage.portal_selectors import format_duration
 
 # --- namespaces -------------------------------------------------------------------------
 
@@ -98,7 +111,7 @@ def _run_io_prefetch(lookup: str) -> Prefetch:
     )
 
 
-def _run_queryset() -> QuerySet[Run]:
+def run_queryset() -> QuerySet[Run]:
     return Run.objects.select_related("job__namespace").prefetch_related(_run_io_prefetch("io"))
 
 
@@ -131,21 +144,21 @@ def job_run_list(*, namespace: Namespace, name: str) -> QuerySet[Run] | None:
     if job_id is None:
         return None
     return (
-        _run_queryset()
+        run_queryset()
         .filter(job_id=job_id)
         .order_by(F("started_at").desc(nulls_last=True), "-created_at", "-id")
     )
 
 
 def run_get(*, run_id: uuid.UUID) -> Run | None:
-    return _run_queryset().filter(uuid=run_id).first()
+    return run_queryset().filter(uuid=run_id).first()
 
 
 def runs_by_uuid(*, uuids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Run]:
     wanted = {u for u in uuids if u is not None}
     if not wanted:
         return {}
-    return {run.uuid: run for run in _run_queryset().filter(uuid__in=wanted)}
+    return {run.uuid: run for run in run_queryset().filter(uuid__in=wanted)}
 
 
 def run_facets(*, run: Run, kind: str) -> dict[str, Any]:
@@ -185,7 +198,7 @@ def dataset_consumers(refs: Sequence[DatasetRef]) -> dict[DatasetRef, list[Consu
     so it is listed too, marked ``via="dataset"``.
     """
     keys = {(ref.namespace, ref.name) for ref in refs}
-    datasets = _datasets_by_key(keys)
+    datasets = datasets_by_key(keys)
     if not datasets:
         return {}
     ids = [d.pk for d in datasets.values()]
@@ -237,7 +250,7 @@ def dataset_consumers(refs: Sequence[DatasetRef]) -> dict[DatasetRef, list[Consu
     return found
 
 
-def _datasets_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Dataset]:
+def datasets_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Dataset]:
     """Datasets by ``(namespace, name)``, also when the key is a symlink of one."""
     found = datasets_by_name(keys)
     missing = keys - found.keys()
@@ -249,3 +262,66 @@ def _datasets_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Datase
             if (link.namespace, link.name) in missing:
                 found[(link.namespace, link.name)] = link.dataset
     return found
+
+
+# --- lateness ---------------------------------------------------------------------------
+
+# Runs of a job looked at to learn its rhythm, and how far past it counts as late.
+_RHYTHM_RUNS = 10
+_LATE_FACTOR = 2
+_MIN_OVERRUN = timedelta(minutes=15)
+_NOMINAL_SLACK = timedelta(minutes=30)
+
+
+def job_lateness(job_ids: Collection[int], *, now: datetime) -> dict[int, str]:
+    """Jobs that are overdue, with why, learnt from each job's own last runs (one query).
+
+    A job is late when its latest run
+    - is still running after twice its usual duration (median of its recent completed
+      runs; at least 15 minutes over), or
+    - started more than 30 minutes after its ``nominalStartTime``, or
+    - is older than twice the usual gap between its runs (median of the recent gaps, at
+      least three runs known): the next run should have come by now.
+    """
+    ranked = Run.objects.annotate(
+        rank=Window(RowNumber(), partition_by=F("job_id"), order_by=F("created_at").desc())
+    ).filter(job_id__in=job_ids)
+    runs: dict[int, list[Any]] = {}
+    for row in ranked.filter(rank__lte=_RHYTHM_RUNS).values(
+        "job_id", "state", "created_at", "started_at", "ended_at", "nominal_start_time"
+    ):
+        runs.setdefault(row["job_id"], []).append(row)
+    found = {}
+    for job, rows in runs.items():
+        rows.sort(key=lambda r: r["created_at"], reverse=True)
+        reason = _late_reason(rows, now)
+        if reason:
+            found[job] = reason
+    return found
+
+
+def _late_reason(rows: list[dict[str, Any]], now: datetime) -> str:
+    def human(delta: timedelta) -> str:
+        return format_duration(int(delta.total_seconds() * 1000))
+
+    latest = rows[0]
+    durations = [
+        r["ended_at"] - r["started_at"]
+        for r in rows
+        if r["state"] == RunState.COMPLETED and r["started_at"] and r["ended_at"]
+    ]
+    started = latest["started_at"] or latest["created_at"]
+    if latest["state"] in (RunState.RUNNING, RunState.NEW) and durations:
+        usual = median(durations)
+        if now - started > max(usual * _LATE_FACTOR, usual + _MIN_OVERRUN):
+            return f"running for {human(now - started)}, usually {human(usual)}"
+    nominal = latest["nominal_start_time"]
+    if nominal and latest["started_at"] and latest["started_at"] - nominal > _NOMINAL_SLACK:
+        return f"started {human(latest['started_at'] - nominal)} after its scheduled time"
+    starts = [r["started_at"] or r["created_at"] for r in rows]
+    gaps = [a - b for a, b in itertools.pairwise(starts) if a > b]
+    if len(gaps) >= 2:
+        usual_gap = median(gaps)
+        if now - starts[0] > usual_gap * _LATE_FACTOR + _MIN_OVERRUN:
+            return f"no run for {human(now - starts[0])}, usually every {human(usual_gap)}"
+    return ""

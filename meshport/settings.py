@@ -180,6 +180,25 @@ MESHPORT_LINEAGE = {
     # Single events posted at the same time to one process share a transaction.
     "GROUP_COMMIT": env_bool("MESHPORT_LINEAGE_GROUP_COMMIT", True),
 }
+MESHPORT_GRAPH = {
+    # Hops a lineage question may ask for, and nodes an answer may hold.
+    "DEFAULT_DEPTH": 2,
+    "MAX_DEPTH": env_int("MESHPORT_GRAPH_MAX_DEPTH", 20),
+    "DEFAULT_CAP": env_int("MESHPORT_GRAPH_DEFAULT_CAP", 300),
+    "MAX_CAP": env_int("MESHPORT_GRAPH_MAX_CAP", 5000),
+    # Cached walks live this long at most; a new graph generation retires them sooner.
+    "CACHE_SECONDS": env_int("MESHPORT_GRAPH_CACHE_SECONDS", 600),
+}
+# Bounded subgraphs, keyed by the graph generation, live in each web process: no state
+# that another process needs, so scaling out needs nothing shared.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "graph": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "meshport-graph",
+        "OPTIONS": {"MAX_ENTRIES": env_int("MESHPORT_GRAPH_CACHE_ENTRIES", 500)},
+    },
+}
 MESHPORT_CATALOG = {
     # Largest descriptor bundle (product + contracts) accepted by the API and the portal.
     "MAX_DESCRIPTOR_BYTES": env_int("MESHPORT_MAX_DESCRIPTOR_BYTES", 5 * 1024 * 1024),
