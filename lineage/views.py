@@ -13,6 +13,7 @@ from catalog import selectors as catalog_selectors
 from catalog.models import DataProduct, Dataset
 from catalog.panels import Panel, Stat
 from catalog.views import PAGE_SIZE, pretty_json, query_param
+from lineage import graph_views
 from lineage import portal_selectors as selectors
 from lineage.models import RunState
 
@@ -119,15 +120,18 @@ def dataset_panel(dataset: Dataset) -> Panel:
             "statistics": statistics,
             "latest_statistics": statistics[0] if statistics else None,
             "assertions": selectors.dataset_assertions(dataset=dataset),
+            "preview": graph_views.preview(dataset.node_id),
         },
     )
 
 
 def product_panel(product: DataProduct) -> Panel | None:
     datasets = selectors.product_datasets(product=product)
-    if not datasets:
+    node = f"product:{product.external_id}"
+    preview = graph_views.preview(node, level="product") or graph_views.preview(node)
+    if not datasets and preview is None:
         return None
-    return Panel("lineage/panels/product.html", {"datasets": datasets})
+    return Panel("lineage/panels/product.html", {"datasets": datasets, "preview": preview})
 
 
 def search_panel(query: str) -> Panel:

@@ -58,11 +58,13 @@ def names(keys: Iterable[Key], index: ProductIndex) -> Names:
 def _datasets(pks: set[int], index: ProductIndex) -> dict[int, dict[str, Any]]:
     if not pks:
         return {}
-    rows = Dataset.objects.filter(pk__in=pks).values(
-        "pk", "namespace__name", "name", "subtype", "tags"
+    rows = list(
+        Dataset.objects.filter(pk__in=pks).values(
+            "pk", "namespace__name", "name", "subtype", "tags"
+        )
     )
     owners = _product_ids({p for pk in pks for p in index.owners.get(pk, ())})
-    contract_pii = _contract_pii(pks)
+    contract_pii = _contract_pii({(r["namespace__name"], r["name"]): r["pk"] for r in rows})
     field_pii = _field_pii(pks)
     found = {}
     for row in rows:
@@ -91,14 +93,8 @@ def _product_ids(pks: set[int]) -> dict[int, tuple[str, str]]:
     return {pk: (external_id, domain or "") for pk, external_id, domain in rows}
 
 
-def _contract_pii(pks: set[int]) -> dict[int, set[str]]:
-    """Fields a bound contract declares personal, by dataset pk."""
-    keys = {
-        (ns, name): pk
-        for pk, ns, name in Dataset.objects.filter(pk__in=pks).values_list(
-            "pk", "namespace__name", "name"
-        )
-    }
+def _contract_pii(keys: Mapping[tuple[str, str], int]) -> dict[int, set[str]]:
+    """Fields a bound contract declares personal, by dataset pk (datasets by name)."""
     rows = (
         PortBinding.objects.filter(
             namespace__in={ns for ns, _ in keys},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -223,3 +223,25 @@ def keep_matching(graph: nx.DiGraph, filters: Filters) -> nx.DiGraph:
     kept: nx.DiGraph = graph.subgraph(keep).copy()
     kept.graph["filtered_out"] = graph.number_of_nodes() - kept.number_of_nodes()
     return kept
+
+
+# --- expanding a boundary node in place -------------------------------------------------
+
+
+def expand(graph: nx.DiGraph, query: GraphQuery, node: Node, side: Direction) -> None:
+    """Add one more hop beyond ``node`` on ``side`` into ``graph`` (a "+N more" clicked):
+    the new nodes get distances counted from the graph's root."""
+    if node.id not in graph or side == "both":
+        return
+    more = lineage_subgraph(replace(query, node=node, direction=side, depth=1))
+    base = graph.nodes[node.id]["distance"]
+    for other, data in more.nodes(data=True):
+        if other not in graph:
+            graph.add_node(other, **{**data, "side": side, "distance": base + data["distance"]})
+    graph.add_edges_from(more.edges(data=True))
+    graph.nodes[node.id][f"hidden_{side}"] = more.nodes[node.id][f"hidden_{side}"]
+    cut = {*graph.graph["truncated"], *more.graph["truncated"]}
+    still_cut = any(
+        d["hidden_upstream"] or d["hidden_downstream"] for _, d in graph.nodes(data=True)
+    )
+    graph.graph["truncated"] = sorted(cut) if still_cut else []
