@@ -20,6 +20,8 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 
+from catalog import selectors as catalog_selectors
+from lineage import portal_selectors
 from lineage.graph import questions
 from lineage.graph.ids import InvalidNodeId, Node, UnknownNode, resolve
 from lineage.graph.service import (
@@ -151,7 +153,9 @@ def _description(graph: nx.DiGraph) -> str:
 
 def graph_page(request: HttpRequest) -> HttpResponse:
     if not request.GET.get("node"):
-        return render(request, "lineage/graph_start.html", {"form": GraphForm()})
+        failing, _ = portal_selectors.jobs_latest_run_failed(limit=10)
+        context = {"products": catalog_selectors.product_list()[:60], "failing": failing}
+        return render(request, "lineage/graph_start.html", context)
     form = GraphForm(request.GET)
     if not form.is_valid():
         return render(request, "lineage/graph.html", {"form": form}, status=400)

@@ -304,6 +304,16 @@ def _dfs(
             stack.pop()
 
 
+def root_node(graph: nx.DiGraph) -> str | None:
+    """The node asked about, or the first node standing for it (a product asked about at
+    the dataset level is drawn as its datasets, each on the ``root`` side)."""
+    root = graph.graph.get("root")
+    if root in graph:
+        return str(root)
+    stand_ins = sorted(node for node, side in graph.nodes(data="side") if side == "root")
+    return stand_ins[0] if stand_ins else None
+
+
 def signed_hops(graph: nx.DiGraph, root: str | None) -> dict[str, int]:
     """Hops from the root, negative upstream and positive downstream.
 
@@ -583,7 +593,7 @@ def _through(box: Box) -> tuple[tuple[float, float], tuple[float, float]]:
 def layered_layout(graph: nx.DiGraph) -> Layout:
     """Lay out a lineage subgraph: upstream left, downstream right, few crossings."""
     unit_of, units = _units(graph)
-    root = graph.graph.get("root")
+    root = root_node(graph)
     dag = _acyclic(_unit_graph(graph, unit_of), unit_of.get(root) if root else None)
     proper = _proper(dag, _ranks(dag))
     layers = _order(proper, {key: unit.label for key, unit in units.items()})

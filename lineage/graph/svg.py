@@ -171,12 +171,16 @@ def _node_classes(ctx: _Context, node: str, attrs: Mapping[str, Any]) -> str:
     if attrs.get("kind") == "product" and attrs.get("status"):
         classes.append(f"status--{_token(attrs.get('status'), 'unknown')}")
     flags = {
-        "is-root": node == ctx.graph.graph.get("root"),
+        "is-root": _is_root(ctx.graph, node),
         "is-late": bool(attrs.get("late")),
         "is-pii": bool(attrs.get("pii")),
         "is-highlighted": node in ctx.highlight,
     }
     return " ".join(classes + [name for name, on in flags.items() if on])
+
+
+def _is_root(graph: nx.DiGraph, node: str) -> bool:
+    return node == graph.graph.get("root") or graph.nodes[node].get("side") == "root"
 
 
 def describe_node(node: str, attrs: Mapping[str, Any], *, root: bool = False) -> str:
@@ -269,7 +273,7 @@ def _node(ctx: _Context, node: str) -> str:
     attrs = ctx.graph.nodes[node]
     box = ctx.layout.boxes[node]
     kind = str(attrs.get("kind") or "dataset")
-    root = node == ctx.graph.graph.get("root")
+    root = _is_root(ctx.graph, node)
     title = _el("title", {}, _text(describe_node(node, attrs, root=root)))
     drawing = (
         _shape(kind, box, _presentation(attrs, root))
