@@ -32,10 +32,11 @@ import networkx as nx
 
 FONT_SIZE = 12.0
 CHAR_WIDTH = 7.0  # a generous average for a 12px system sans-serif, so text fits its box
+UPPER_CHAR_WIDTH = 8.4
 LABEL_PAD = 10.0
 NODE_HEIGHT = 34.0
 NODE_MIN_WIDTH = 88.0
-NODE_MAX_WIDTH = 232.0
+NODE_MAX_WIDTH = 210.0
 MAX_LABEL_CHARS = int((NODE_MAX_WIDTH - 2 * LABEL_PAD) // CHAR_WIDTH)
 JOB_INSET = 9.0  # how far a job's angled ends reach into its box
 
@@ -56,7 +57,7 @@ CLUSTER_HEADER = 28.0
 CLUSTER_PAD = 6.0
 TITLE_CHAR_WIDTH = 7.8  # cluster titles are bold
 
-LAYER_GAP = 64.0
+LAYER_GAP = 56.0
 NODE_GAP = 18.0
 DUMMY_HEIGHT = 6.0
 MARGIN = 16.0
@@ -116,10 +117,16 @@ class Layout:
 
 
 def truncate_label(text: str, max_chars: int = MAX_LABEL_CHARS) -> str:
-    """The label as drawn: at most ``max_chars`` characters, an ellipsis marking a cut."""
+    """The label as drawn: at most ``max_chars`` characters, an ellipsis marking a cut.
+
+    Qualified names differ at the end (``analytics.finance.fct_revenue_daily`` beside
+    ``analytics.finance.fct_refunds``), so the cut keeps a short head and the tail.
+    """
     if len(text) <= max_chars:
         return text
-    return text[: max_chars - 1].rstrip() + "…"
+    head = min(8, max_chars // 4)
+    tail = max_chars - head - 1
+    return text[:head].rstrip() + "…" + text[len(text) - tail :].lstrip()
 
 
 def node_label(node: str, attrs: Mapping[str, Any]) -> str:
@@ -157,13 +164,20 @@ def badge_width(count: int) -> float:
     return len(badge_text(count)) * BADGE_CHAR_WIDTH + 2 * BADGE_PAD
 
 
+def text_width(text: str) -> float:
+    """Estimated width of ``text`` at the label size: capitals and digits run wider than
+    the average, so an upper-case warehouse name still fits its box."""
+    wide = sum(1 for ch in text if ch.isupper() or ch.isdigit() or ch in "_@%&#MW")
+    return len(text) * CHAR_WIDTH + wide * (UPPER_CHAR_WIDTH - CHAR_WIDTH)
+
+
 def node_width(attrs: Mapping[str, Any], label: str) -> float:
     """Width of a node's box: its truncated label plus its badges, at least the minimum.
 
-    Truncation bounds the label, so the width never exceeds ``NODE_MAX_WIDTH`` plus the
-    badges (and a job's angled ends).
+    Truncation bounds the label, so the width stays about ``NODE_MAX_WIDTH`` (a little
+    more for an upper-case label) plus the badges and a job's angled ends.
     """
-    text = len(truncate_label(label)) * CHAR_WIDTH
+    text = text_width(truncate_label(label))
     tags = sum(tag_width(tag) + TAG_GAP for tag in node_tags(attrs))
     inset = JOB_INSET if attrs.get("kind") == "job" else 0.0
     return max(NODE_MIN_WIDTH, 2 * (LABEL_PAD + inset) + text + tags)
