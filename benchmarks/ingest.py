@@ -243,7 +243,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """CPU time of the master and its workers so far (Linux ``/proc``)."""
         assert self.proc is not None
-        pids = [self.proc.pid, *_child_pids(self.proc.pid)]
+        pids = [self.proc.pid, *child_pids(self.proc.pid)]
         ticks = os.sysconf("SC_CLK_TCK")
         total = 0
         for pid in pids:
@@ -256,7 +256,7 @@ class Server:
         return total / ticks
 
 
-def _child_pids(parent: int) -> list[int]:
+def child_pids(parent: int) -> list[int]:
     children = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -199,13 +199,15 @@ class _Reader:
                 self.bad(f"{path}.tags.tags[{i}].key", "is required; tag ignored")
                 continue
             value = tag.get("value")
-            result.append(
-                {
-                    "key": tag["key"],
-                    "value": "" if value is None else str(value),
-                    "source": str(tag.get("source") or ""),
-                }
-            )
+            kept = {
+                "key": tag["key"],
+                "value": "" if value is None else str(value),
+                "source": str(tag.get("source") or ""),
+            }
+            # A dataset's tag may name one of its columns (TagsDatasetFacet ``field``).
+            if isinstance(tag.get("field"), str) and tag["field"]:
+                kept["field"] = tag["field"]
+            result.append(kept)
         return result
 
     def description(self, facets: dict[str, Any], path: str) -> str | None:

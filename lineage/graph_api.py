@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import networkx as nx
@@ -100,12 +101,19 @@ class FilterSerializer(serializers.Serializer):
     )
 
 
+@cache
+def _fields(serializer: type[serializers.Serializer]) -> list[tuple[str, bool]]:
+    """(name, takes a list) per field: building a serializer's fields is not free."""
+    fields = serializer().fields.items()
+    return [(name, isinstance(field, serializers.ListField)) for name, field in fields]
+
+
 def _params(request: Request, serializer: type[serializers.Serializer]) -> dict[str, Any]:
     """Validated query parameters; list fields take repeated or comma-separated values."""
     data: dict[str, Any] = {}
-    for name, field in serializer().fields.items():
+    for name, many in _fields(serializer):
         values = request.query_params.getlist(name)
-        if isinstance(field, serializers.ListField):
+        if many:
             data[name] = [v for value in values for v in value.split(",") if v]
         elif values:
             data[name] = values[-1]
@@ -157,6 +165,7 @@ def subgraph(query: GraphQuery, filters: Filters | None = None) -> nx.DiGraph:
 _CAMEL = re.compile(r"_([a-z])")
 
 
+@cache
 def _camel(key: str) -> str:
     return _CAMEL.sub(lambda m: m.group(1).upper(), key)
 

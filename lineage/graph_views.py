@@ -151,11 +151,16 @@ def _description(graph: nx.DiGraph) -> str:
     return f"Lineage of {graph.graph['root']}: {parts or 'nothing known around it'}."
 
 
+def _start_page(request: HttpRequest) -> HttpResponse:
+    """Where to begin: the products, and the jobs whose last run failed."""
+    failing, _ = portal_selectors.jobs_latest_run_failed(limit=10)
+    context = {"products": catalog_selectors.product_list()[:60], "failing": failing}
+    return render(request, "lineage/graph_start.html", context)
+
+
 def graph_page(request: HttpRequest) -> HttpResponse:
     if not request.GET.get("node"):
-        failing, _ = portal_selectors.jobs_latest_run_failed(limit=10)
-        context = {"products": catalog_selectors.product_list()[:60], "failing": failing}
-        return render(request, "lineage/graph_start.html", context)
+        return _start_page(request)
     form = GraphForm(request.GET)
     if not form.is_valid():
         return render(request, "lineage/graph.html", {"form": form}, status=400)

@@ -222,7 +222,7 @@ def tag_names(tags: Iterable[Any]) -> list[str]:
     """Marquez tags are bare names; an OpenLineage tag ``{"key", "value"}`` gives its key."""
     names: list[str] = []
     for tag in tags or ():
-        name = (tag.get("key") or tag.get("name")) if isinstance(tag, Mapping) else tag
+        name = (tag.get("key") or tag.get("name")) if isinstance(tag, dict) else tag
         if isinstance(name, str) and name and name not in names:
             names.append(name)
     return names
@@ -255,7 +255,7 @@ class FieldSerializer(serializers.Serializer):
     description = serializers.CharField(allow_null=True)
 
 
-def _field(name: str, kind: str, description: str, tags: Iterable[Any] = ()) -> dict[str, Any]:
+def field_json(name: str, kind: str, description: str, tags: Iterable[Any] = ()) -> dict[str, Any]:
     return {
         "name": name,
         "type": kind or None,
@@ -265,13 +265,15 @@ def _field(name: str, kind: str, description: str, tags: Iterable[Any] = ()) -> 
 
 
 def fields_of_rows(rows: Iterable[DatasetField]) -> list[dict[str, Any]]:
-    return [_field(f.name, f.type, f.description, f.tags) for f in rows]
+    return [field_json(f.name, f.type, f.description, f.tags) for f in rows]
 
 
 def fields_of_json(items: Iterable[Any]) -> list[dict[str, Any]]:
     """Fields as a :class:`DatasetVersion` keeps them (``FieldFact`` dicts)."""
     return [
-        _field(str(f.get("name", "")), str(f.get("type") or ""), str(f.get("description") or ""))
+        field_json(
+            str(f.get("name", "")), str(f.get("type") or ""), str(f.get("description") or "")
+        )
         for f in items or ()
         if isinstance(f, Mapping)
     ]

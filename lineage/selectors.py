@@ -6,12 +6,13 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime, timedelta
-from statistics import median
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Prefetch, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db import connection
+from django.db.models import F, Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from catalog.consumers import Consumer, DatasetRef
 from catalog.models import Dataset, DatasetField, DatasetSymlink, DatasetVersion, Namespace
@@ -283,21 +284,65 @@ def job_lateness(job_ids: Collection[int], *, now: datetime) -> dict[int, str]:
     - is older than twice the usual gap between its runs (median of the recent gaps, at
       least three runs known): the next run should have come by now.
     """
-    ranked = Run.objects.annotate(
-        rank=Window(RowNumber(), partition_by=F("job_id"), order_by=F("created_at").desc())
-    ).filter(job_id__in=job_ids)
-    runs: dict[int, list[Any]] = {}
-    for row in ranked.filter(rank__lte=_RHYTHM_RUNS).values(
-        "job_id", "state", "created_at", "started_at", "ended_at", "nominal_start_time"
-    ):
+    runs: dict[int, list[dict[str, Any]]] = {}
+    for row in _recent_runs(list(job_ids)):
         runs.setdefault(row["job_id"], []).append(row)
     found = {}
     for job, rows in runs.items():
-        rows.sort(key=lambda r: r["created_at"], reverse=True)
+        rows.sort(key=_run_time, reverse=True)
         reason = _late_reason(rows, now)
         if reason:
             found[job] = reason
     return found
+
+
+_RUN_COLUMNS = ("job_id", "state", "created_at", "started_at", "ended_at", "nominal_start_time")
+
+
+def _recent_runs(job_ids: list[int]) -> list[dict[str, Any]]:
+    """The last runs of each job, in plain SQL: graph answers ask this for hundreds of
+    jobs at a time, and the ORM's window query costs five times as much to build."""
+    if not job_ids:
+        return []
+    columns = ", ".join(_RUN_COLUMNS)
+    sql = (
+        f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER "
+        "(PARTITION BY job_id ORDER BY COALESCE(started_at, ended_at, created_at) DESC) "
+        "AS recent "
+        f"FROM {Run._meta.db_table} WHERE job_id IN ({', '.join(['%s'] * len(job_ids))})) "
+        "ranked WHERE recent <= %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*job_ids, _RHYTHM_RUNS])
+        rows = cursor.fetchall()
+    return [
+        {
+            **dict(zip(_RUN_COLUMNS[:2], row[:2], strict=True)),
+            **{c: _datetime(v) for c, v in zip(_RUN_COLUMNS[2:], row[2:], strict=True)},
+        }
+        for row in rows
+    ]
+
+
+def _datetime(value: Any) -> datetime | None:
+    """A timestamp column as read by a raw cursor (SQLite gives it naive, in UTC)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
+
+
+def _median(values: list[timedelta]) -> timedelta:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _run_time(row: dict[str, Any]) -> datetime:
+    """When a run happened, by its events (a run known only by COMPLETE has no start)."""
+    return row["started_at"] or row["ended_at"] or row["created_at"]  # type: ignore[no-any-return]
 
 
 def _late_reason(rows: list[dict[str, Any]], now: datetime) -> str:
@@ -310,18 +355,18 @@ def _late_reason(rows: list[dict[str, Any]], now: datetime) -> str:
         for r in rows
         if r["state"] == RunState.COMPLETED and r["started_at"] and r["ended_at"]
     ]
-    started = latest["started_at"] or latest["created_at"]
+    started = _run_time(latest)
     if latest["state"] in (RunState.RUNNING, RunState.NEW) and durations:
-        usual = median(durations)
+        usual = _median(durations)
         if now - started > max(usual * _LATE_FACTOR, usual + _MIN_OVERRUN):
             return f"running for {human(now - started)}, usually {human(usual)}"
     nominal = latest["nominal_start_time"]
     if nominal and latest["started_at"] and latest["started_at"] - nominal > _NOMINAL_SLACK:
         return f"started {human(latest['started_at'] - nominal)} after its scheduled time"
-    starts = [r["started_at"] or r["created_at"] for r in rows]
+    starts = [_run_time(r) for r in rows]
     gaps = [a - b for a, b in itertools.pairwise(starts) if a > b]
     if len(gaps) >= 2:
-        usual_gap = median(gaps)
+        usual_gap = _median(gaps)
         if now - starts[0] > usual_gap * _LATE_FACTOR + _MIN_OVERRUN:
             return f"no run for {human(now - starts[0])}, usually every {human(usual_gap)}"
     return ""

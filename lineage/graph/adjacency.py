@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from django.db.models import Count
+from django.db import connection
 
 from catalog.models import DataProduct, DatasetField, Port, PortBinding
 from lineage.graph.ids import Key, job_id
@@ -25,14 +25,30 @@ from lineage.models import ColumnLineage, Direction, JobDataset
 from lineage.selectors import datasets_by_key
 
 _IO: Attrs = {"kind": "io"}
+_EDGES = JobDataset._meta.db_table
 
 
 def _ids(keys: Collection[Key], kind: str) -> list[int]:
     return [k[1] for k in keys if k[0] == kind]
 
 
+def _query(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
 class IoAdjacency:
-    """Datasets and jobs. Entering a job is a hop; its inputs or outputs come with it."""
+    """Datasets and jobs. Entering a job is a hop; its inputs or outputs come with it.
+
+    The walk asks a few hundred small questions per answer, so they go to the database
+    as plain SQL over the two indexes (``(dataset, direction)`` and the unique
+    ``(job, dataset, direction)``) rather than through the ORM's query compiler.
+    """
 
     # (kind of the known end, side) → (direction of the stored edge, column of the other end)
     _ROUTES = {
@@ -51,12 +67,20 @@ class IoAdjacency:
             if not ids:
                 continue
             direction, other = self._ROUTES[(kind, side)]
-            rows = JobDataset.objects.filter(**{f"{kind}_id__in": ids}, direction=direction)
+            sql = (
+                f"SELECT {kind}_id, {other}_id FROM {_EDGES} "
+                f"WHERE direction = %s AND {kind}_id IN ({_marks(ids)})"
+            )
+            params: list[Any] = [str(direction), *ids]
             if among is not None:
-                rows = rows.filter(**{f"{other}_id__in": _ids(among, other)})
-            for mine, theirs in rows.order_by(f"{other}_id").values_list(
-                f"{kind}_id", f"{other}_id"
-            ):
+                present = _ids(among, other)
+                if not present:
+                    continue
+                # The unary plus keeps SQLite from probing the unique index once per
+                # (known, present) pair: the known side's index narrows enough.
+                sql += f" AND +{other}_id IN ({_marks(present)})"
+                params += present
+            for mine, theirs in _query(f"{sql} ORDER BY {other}_id", params):
                 found[(kind, mine)].append(((other, theirs), _IO))
         return found
 
@@ -66,11 +90,10 @@ class IoAdjacency:
             ids = _ids(keys, kind)
             if ids:
                 direction, _ = self._ROUTES[(kind, side)]
-                rows = (
-                    JobDataset.objects.filter(**{f"{kind}_id__in": ids}, direction=direction)
-                    .values_list(f"{kind}_id")
-                    .annotate(n=Count("id"))
-                    .order_by()
+                rows = _query(
+                    f"SELECT {kind}_id, COUNT(*) FROM {_EDGES} "
+                    f"WHERE direction = %s AND {kind}_id IN ({_marks(ids)}) GROUP BY {kind}_id",
+                    [str(direction), *ids],
                 )
                 counts.update({(kind, pk): n for pk, n in rows})
         return counts

@@ -14,9 +14,8 @@ from typing import Any
 import networkx as nx
 
 from catalog.models import Dataset, DatasetField
-from lineage.marquez import JOB_TYPES, RunSerializer, fields_of_rows, tag_names
+from lineage.marquez import JOB_TYPES, field_json, tag_names
 from lineage.models import Job, JobDataset, Run
-from lineage.selectors import run_queryset
 
 _TYPES = {"dataset": "DATASET", "job": "JOB", "field": "DATASET_FIELD"}
 
@@ -60,10 +59,11 @@ def _cut(graph: nx.DiGraph) -> dict[str, Any]:
 
 def _dataset_data(pks: list[int]) -> dict[int, dict[str, Any]]:
     fields = defaultdict(list)
-    for row in DatasetField.objects.filter(dataset_id__in=pks).order_by("ordinal", "id"):
-        fields[row.dataset_id].append(row)
+    rows = DatasetField.objects.filter(dataset_id__in=pks).order_by("ordinal", "id")
+    for pk, *field in rows.values_list("dataset_id", "name", "type", "description", "tags"):
+        fields[pk].append(field_json(*field))
     found = {}
-    for ds in Dataset.objects.filter(pk__in=pks).select_related("namespace"):
+    for ds in Dataset.objects.filter(pk__in=pks).select_related("namespace").defer("facets"):
         found[ds.pk] = {
             "id": {"namespace": ds.namespace.name, "name": ds.name},
             "type": ds.type,
@@ -73,7 +73,7 @@ def _dataset_data(pks: list[int]) -> dict[int, dict[str, Any]]:
             "updatedAt": _iso(ds.updated_at),
             "namespace": ds.namespace.name,
             "sourceName": ds.source_name or "default",
-            "fields": fields_of_rows(fields[ds.pk]),
+            "fields": fields[ds.pk],
             "tags": tag_names(ds.tags),
             "lastModifiedAt": _iso(ds.last_modified_at),
             "description": ds.description or None,
@@ -94,7 +94,11 @@ def _job_data(pks: list[int]) -> dict[int, dict[str, Any]]:
         .values_list("job_id", "direction", "dataset__namespace__name", "dataset__name")
     ):
         io[job_pk][direction].append({"namespace": ns, "name": name})
-    jobs = list(Job.objects.filter(pk__in=pks).select_related("namespace", "parent"))
+    jobs = list(
+        Job.objects.filter(pk__in=pks)
+        .select_related("namespace", "parent")
+        .defer("facets", "sql", "parent__facets", "parent__sql")
+    )
     runs = _latest_runs(jobs)
     found = {}
     for job in jobs:
@@ -117,10 +121,40 @@ def _job_data(pks: list[int]) -> dict[int, dict[str, Any]]:
     return found
 
 
-def _latest_runs(jobs: list[Job]) -> dict[int, Any]:
+_RUN_FIELDS = (
+    "pk",
+    "uuid",
+    "created_at",
+    "updated_at",
+    "nominal_start_time",
+    "nominal_end_time",
+    "state",
+    "started_at",
+    "ended_at",
+)
+
+
+def _latest_runs(jobs: list[Job]) -> dict[int, dict[str, Any]]:
+    """Each job's latest run as Marquez's ``Run`` without its facets and dataset versions:
+    a graph carries hundreds of them, and ``/api/v1/jobs/runs/{id}`` has the rest."""
     ids = [j.latest_run_id for j in jobs if j.latest_run_id]
-    runs: list[Run] = list(run_queryset().filter(pk__in=ids)) if ids else []
-    return {run.pk: RunSerializer(run).data for run in runs}
+    found = {}
+    for row in Run.objects.filter(pk__in=ids).values(*_RUN_FIELDS) if ids else ():
+        started, ended = row["started_at"], row["ended_at"]
+        found[row["pk"]] = {
+            "id": str(row["uuid"]),
+            "createdAt": _iso(row["created_at"]),
+            "updatedAt": _iso(row["updated_at"]),
+            "nominalStartTime": _iso(row["nominal_start_time"]),
+            "nominalEndTime": _iso(row["nominal_end_time"]),
+            "state": row["state"],
+            "startedAt": _iso(started),
+            "endedAt": _iso(ended),
+            "durationMs": int((ended - started).total_seconds() * 1000)
+            if started and ended
+            else None,
+        }
+    return found
 
 
 def marquez_column_graph(graph: nx.DiGraph) -> dict[str, Any]:

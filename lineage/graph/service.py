@@ -17,7 +17,8 @@ from typing import Any, Literal
 import networkx as nx
 from django.conf import settings
 from django.core.cache import caches
-from django.db.models import Count, Max, Q
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import DataProduct, DatasetField, Domain, PortBinding
@@ -62,11 +63,22 @@ def limits() -> Mapping[str, int]:
 
 
 def graph_stamp() -> str:
-    """What a cached walk depends on: the graph generation and the catalog's bindings."""
-    products = DataProduct.objects.aggregate(n=Count("pk"), at=Max("updated_at"))
-    bindings = PortBinding.objects.aggregate(n=Count("pk"), last=Max("pk"))
-    parts = (GraphGeneration.current(), products["n"], products["at"], bindings["n"])
-    return _digest(repr((*parts, bindings["last"])))
+    """What a cached walk depends on: the graph generation and the catalog's products and
+    bindings, read in one statement (every answer asks)."""
+    tables = {
+        "generation": GraphGeneration._meta.db_table,
+        "products": DataProduct._meta.db_table,
+        "bindings": PortBinding._meta.db_table,
+    }
+    sql = (
+        "SELECT (SELECT value FROM {generation} WHERE id = 1), "
+        "(SELECT COUNT(*) FROM {products}), (SELECT MAX(updated_at) FROM {products}), "
+        "(SELECT COUNT(*) FROM {bindings}), (SELECT MAX(id) FROM {bindings})"
+    ).format(**{k: connection.ops.quote_name(v) for k, v in tables.items()})
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    return _digest(repr(row))
 
 
 def _cached(key: str, compute: Callable[[], Any]) -> Any:

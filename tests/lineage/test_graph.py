@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from typing import Any
 
 import networkx as nx
@@ -302,3 +303,43 @@ def test_column_lineage_from_dbt_follows_fields_downstream(db: None, anonymous: 
     }
     upstream_only = anonymous.get("/api/v1/column-lineage", {"nodeId": source}).json()
     assert {n["id"] for n in upstream_only["graph"]} == {source}
+
+
+def test_a_field_tagged_pii_marks_its_dataset_and_field(db: None) -> None:
+    schema = {
+        "fields": [{"name": "email", "type": "STRING"}, {"name": "country", "type": "STRING"}]
+    }
+    tags = {"tags": [{"key": "pii", "value": "true", "field": "email"}]}
+    people = ds("people", schema=schema, tags=tags)
+    ingest(run_event(job=("etl", "load"), inputs=[ds("src")], outputs=[people]))
+    assert query(dataset("people")).nodes[dataset("people")]["pii"]
+    assert not query(dataset("src"), direction="downstream").nodes[dataset("src")]["pii"]
+    columns = query(dataset("people"), level="column")
+    assert columns.nodes[f"datasetField:{NS}:people:email"]["pii"]
+    assert not columns.nodes[f"datasetField:{NS}:people:country"]["pii"]
+
+
+def test_lateness_is_learnt_from_each_jobs_own_rhythm(db: None) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from lineage.models import Job
+    from lineage.selectors import job_lateness
+
+    now = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+
+    def at(hours_ago: float) -> str:
+        return (now - timedelta(hours=hours_ago)).isoformat().replace("+00:00", "Z")
+
+    for day in (5, 4, 3):  # a daily job, silent for three days since
+        ingest(run_event(job=("etl", "daily"), event_time=at(24 * day)))
+    for day in (3, 2, 1):  # done in ten minutes, now running for three hours
+        run = str(uuid.uuid4())
+        ingest(run_event("START", run_id=run, job=("etl", "slow"), event_time=at(24 * day)))
+        ingest(run_event(run_id=run, job=("etl", "slow"), event_time=at(24 * day - 1 / 6)))
+    ingest(run_event("START", job=("etl", "slow"), event_time=at(3)))
+    ingest(run_event(job=("etl", "fine"), event_time=at(1)))
+    jobs = dict(Job.objects.values_list("name", "pk"))
+    late = job_lateness(list(jobs.values()), now=now)
+    assert late[jobs["daily"]].startswith("no run for 3 d")
+    assert late[jobs["slow"]].startswith("running for 3 h")
+    assert jobs["fine"] not in late
