@@ -758,15 +758,7 @@ def _write_columns(mesh: Mesh) -> list[_Table]:
 
     table = _Table(
         ColumnLineage,
-        (
-            "output_dataset_id",
-            "output_field",
-            "input_dataset_id",
-            "input_field",
-            "transformation_type",
-            "transformation_subtype",
-            "job_id",
-        ),
+        (*ColumnLineage.KEY, "job_id"),
         updated_at=ANCHOR,
     )
     rng = random.Random(mesh.seed + 2)

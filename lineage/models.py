@@ -242,6 +242,16 @@ class ColumnLineage(models.Model):
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    # The columns identifying an edge (its unique constraint), as column names.
+    KEY = (
+        "output_dataset_id",
+        "output_field",
+        "input_dataset_id",
+        "input_field",
+        "transformation_type",
+        "transformation_subtype",
+    )
+
     class Meta:
         constraints = [
             models.UniqueConstraint(

@@ -49,15 +49,6 @@ from lineage.writes import insert_rows, new_row, update_rows
 
 Key = tuple[str, str]
 
-# The columns identifying a column-lineage edge, in the order the projector keys it.
-_COLUMN_KEY = (
-    "output_dataset_id",
-    "output_field",
-    "input_dataset_id",
-    "input_field",
-    "transformation_type",
-    "transformation_subtype",
-)
 _RUN_FIELDS = [
     "job",
     "state",
@@ -568,7 +559,7 @@ class Projector:
         insert_rows(
             ColumnLineage,
             list(self._columns.values()),
-            unique=[name.removesuffix("_id") for name in _COLUMN_KEY],
+            unique=[name.removesuffix("_id") for name in ColumnLineage.KEY],
             update=["description", "masking", "job", "updated_at"],
         )
         insert_rows(DatasetSymlink, list(self._symlinks.values()), unique=["namespace", "name"])
@@ -592,7 +583,7 @@ class Projector:
             known = set(
                 ColumnLineage.objects.filter(output_dataset_id__in={k[0] for k in self._columns})
                 .order_by()
-                .values_list(*_COLUMN_KEY)
+                .values_list(*ColumnLineage.KEY)
             )
             return not self._columns.keys() <= known
         return False

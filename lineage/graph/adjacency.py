@@ -109,21 +109,24 @@ def _transformation(kind: str, subtype: str) -> str:
     return f"{kind}/{subtype}" if subtype else kind
 
 
-class ColumnAdjacency:
+class _EveryEdgeAHop:
+    """A level where every edge is a hop and counting costs as much as fetching."""
+
+    def count(self, keys: Sequence[Key], side: Side) -> None:
+        return None
+
+    def cost(self, key: Key) -> int:
+        return 1
+
+    def next_cost(self, key: Key, side: Side) -> int:
+        return 1
+
+
+class ColumnAdjacency(_EveryEdgeAHop):
     """Fields. Every edge is a hop. A dataset-wide dependency (``columnLineage.dataset``:
     a filter or join key) feeds every field of its output dataset."""
 
-    _COLUMNS = (
-        "output_dataset_id",
-        "output_field",
-        "input_dataset_id",
-        "input_field",
-        "transformation_type",
-        "transformation_subtype",
-        "description",
-        "job__namespace__name",
-        "job__name",
-    )
+    _COLUMNS = (*ColumnLineage.KEY, "description", "job__namespace__name", "job__name")
 
     def neighbours(
         self, keys: Sequence[Key], side: Side, among: Collection[Key] | None = None
@@ -202,15 +205,6 @@ class ColumnAdjacency:
             for name in fields.get(ds, ()):
                 ColumnAdjacency._merge(edges, mine, ("field", ds, name), attrs)
 
-    def count(self, keys: Sequence[Key], side: Side) -> None:
-        return None
-
-    def cost(self, key: Key) -> int:
-        return 1
-
-    def next_cost(self, key: Key, side: Side) -> int:
-        return 1
-
 
 @dataclass
 class ProductIndex:
@@ -252,7 +246,7 @@ class ProductIndex:
             self.declared.update((up, product) for up in feeds if up != product)
 
 
-class ProductAdjacency:
+class ProductAdjacency(_EveryEdgeAHop):
     """Products. Two products are linked when jobs carry data from a bound dataset of one
     to a bound dataset of the other (through at most ``reach`` jobs, across datasets no
     product owns), or when one declares the other as an input."""
@@ -299,12 +293,3 @@ class ProductAdjacency:
                 for other in sorted(owners[key[1]] - {product}):
                     links[other] = {"kind": "product"}
         return links
-
-    def count(self, keys: Sequence[Key], side: Side) -> None:
-        return None
-
-    def cost(self, key: Key) -> int:
-        return 1
-
-    def next_cost(self, key: Key, side: Side) -> int:
-        return 1
