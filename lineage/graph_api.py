@@ -41,6 +41,8 @@ from lineage.graph.service import (
 from lineage.graph.svg import render_svg
 from lineage.models import RunState
 
+MARQUEZ_DEFAULT_DEPTH = 20
+
 
 class _TextRenderer(BaseRenderer):
     """Passes an export's text through; anything else (an error) goes out as JSON."""
@@ -348,10 +350,17 @@ class GraphPathView(_GraphView):
 # --- Marquez-compatible reads ---------------------------------------------------------------
 
 
+def _marquez_depth(request: Request) -> dict[str, int]:
+    """Marquez's clients leave ``depth`` out and get 20; the cap still bounds the answer."""
+    if "depth" in request.query_params:
+        return {}
+    return {"depth": min(MARQUEZ_DEFAULT_DEPTH, _limits()["MAX_DEPTH"])}
+
+
 def marquez_lineage(request: Request) -> Response:
     """``GET /api/v1/lineage?nodeId=&depth=``: Marquez's shape, directed (upstream and
     downstream of the node only, never the other readers of a table it reads)."""
-    query = graph_query(request, level="dataset", direction="both")
+    query = graph_query(request, level="dataset", direction="both", **_marquez_depth(request))
     if query.node.kind not in ("dataset", "job"):
         raise ValidationError({"nodeId": ["lineage starts at a dataset or a job"]})
     return Response(marquez_graph(subgraph(query)))
@@ -375,5 +384,6 @@ class ColumnLineageView(_GraphView):
         downstream = serializers.BooleanField().to_internal_value(
             request.query_params.get("withDownstream", "false")
         )
-        query = graph_query(request, level="column", direction="both" if downstream else "upstream")
+        direction = "both" if downstream else "upstream"
+        query = graph_query(request, level="column", direction=direction, **_marquez_depth(request))
         return Response(marquez_column_graph(subgraph(query)))

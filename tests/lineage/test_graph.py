@@ -343,3 +343,10 @@ def test_lateness_is_learnt_from_each_jobs_own_rhythm(db: None) -> None:
     assert late[jobs["daily"]].startswith("no run for 3 d")
     assert late[jobs["slow"]].startswith("running for 3 h")
     assert jobs["fine"] not in late
+
+
+def test_marquez_lineage_defaults_to_marquezs_depth(chain: None, anonymous: APIClient) -> None:
+    answer = anonymous.get("/api/v1/lineage", {"nodeId": dataset("d3")}).json()
+    assert dataset("d0") in {node["id"] for node in answer["graph"]}
+    graph = anonymous.get("/api/v1/graph/lineage", {"nodeId": dataset("d3")}).json()
+    assert dataset("d0") not in {node["id"] for node in graph["nodes"]}
