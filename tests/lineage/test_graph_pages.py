@@ -112,3 +112,17 @@ def test_dataset_and_product_pages_preview_lineage(client: Client) -> None:
     product = client.get("/products/revenue-daily/").content.decode()
     assert 'data-node-id="product:refunds"' in product
     assert "Open the full lineage" in product
+
+
+def test_a_domain_filter_keeps_its_products_datasets_and_the_way_to_them(client: Client) -> None:
+    answer = client.get(
+        "/api/v1/graph/lineage", {"nodeId": REVENUE, "direction": "upstream", "domain": "sales"}
+    ).json()
+    kept = {n["id"]: n for n in answer["nodes"]}
+    products = {
+        n["product"] for n in kept.values() if n["kind"] == "dataset" and n["side"] != "root"
+    }
+    assert products == {"refunds", "sales-orders"}
+    assert "job:dbt://finance:analytics.finance.fct_revenue_daily" in kept  # the way there
+    assert "dataset:snowflake://acme.eu-west-1:ANALYTICS.FINANCE.DIM_FX_RATES" not in kept
+    assert answer["filteredOut"] > 0
