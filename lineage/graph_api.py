@@ -13,7 +13,6 @@ from functools import cache
 from typing import Any
 
 import networkx as nx
-from django.conf import settings
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -36,6 +35,7 @@ from lineage.graph.service import (
     Filters,
     GraphQuery,
     keep_matching,
+    limits,
     lineage_subgraph,
 )
 from lineage.graph.svg import render_svg
@@ -73,10 +73,6 @@ _SVG = _renderer("svg", "image/svg+xml")
 _CSV = _renderer("csv", CSV_CONTENT_TYPE.split(";")[0])
 
 
-def _limits() -> Mapping[str, int]:
-    return settings.MESHPORT_GRAPH  # type: ignore[no-any-return]
-
-
 class GraphQuerySerializer(serializers.Serializer):
     nodeId = serializers.CharField(help_text="dataset:<ns>:<name>, job:<ns>:<name>, ...")
     depth = serializers.IntegerField(required=False, min_value=0)
@@ -85,13 +81,13 @@ class GraphQuerySerializer(serializers.Serializer):
     direction = serializers.ChoiceField(DIRECTIONS, default="both")
 
     def validate_depth(self, value: int) -> int:
-        if value > _limits()["MAX_DEPTH"]:
-            raise ValidationError(f"at most {_limits()['MAX_DEPTH']}")
+        if value > limits()["MAX_DEPTH"]:
+            raise ValidationError(f"at most {limits()['MAX_DEPTH']}")
         return value
 
     def validate_cap(self, value: int) -> int:
-        if value > _limits()["MAX_CAP"]:
-            raise ValidationError(f"at most {_limits()['MAX_CAP']}")
+        if value > limits()["MAX_CAP"]:
+            raise ValidationError(f"at most {limits()['MAX_CAP']}")
         return value
 
 
@@ -135,12 +131,12 @@ def node_or_error(value: str, field: str = "nodeId") -> Node:
 
 def graph_query(request: Request, **overrides: Any) -> GraphQuery:
     params = {**_params(request, GraphQuerySerializer), **overrides}
-    return GraphQuery(
+    return GraphQuery.asked(
         node_or_error(params["nodeId"]),
         level=params["level"],
         direction=params["direction"],
-        depth=params.get("depth", _limits()["DEFAULT_DEPTH"]),
-        cap=params.get("cap", _limits()["DEFAULT_CAP"]),
+        depth=params.get("depth"),
+        cap=params.get("cap"),
     )
 
 
@@ -154,13 +150,7 @@ def graph_filters(request: Request) -> Filters:
 
 
 def subgraph(query: GraphQuery, filters: Filters | None = None) -> nx.DiGraph:
-    """The answer, with a bad combination of node and level as a 400 naming the field."""
-    try:
-        graph = lineage_subgraph(query)
-    except BadQuery as exc:
-        raise ValidationError({exc.field: [str(exc)]}) from None
-    except UnknownNode as exc:
-        raise NotFound(f"nodeId {query.node.id!r}: {exc}") from None
+    graph = lineage_subgraph(query)
     return keep_matching(graph, filters) if filters else graph
 
 
@@ -201,6 +191,12 @@ class _GraphView(APIView):
         # Errors are JSON whatever export was asked for.
         self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
         self.request.accepted_media_type = "application/json"  # type: ignore[attr-defined]
+        # A question this node cannot answer (a job at the product level, a dataset no
+        # product owns), wherever in the service it is found.
+        if isinstance(exc, BadQuery):
+            exc = ValidationError({exc.field: [str(exc)]})
+        elif isinstance(exc, UnknownNode):
+            exc = NotFound(str(exc))
         return super().handle_exception(exc)
 
     def export(self, request: Request, graph: nx.DiGraph, name: str) -> Response:
@@ -289,10 +285,7 @@ class GraphRootCauseView(_GraphView):
     )
     def get(self, request: Request) -> Response:
         query = graph_query(request, direction="upstream", level="dataset")
-        try:
-            graph, rows = questions.root_cause(query)
-        except BadQuery as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
+        graph, rows = questions.root_cause(query)
         return Response(
             {
                 "root": query.node.id,
@@ -311,6 +304,9 @@ class PathQuerySerializer(serializers.Serializer):
 
     def validate_depth(self, value: int) -> int:
         return GraphQuerySerializer().validate_depth(value)
+
+    def validate_cap(self, value: int) -> int:
+        return GraphQuerySerializer().validate_cap(value)
 
 
 class GraphPathView(_GraphView):
@@ -334,11 +330,8 @@ class GraphPathView(_GraphView):
             raise ValidationError(errors)
         params = checked.validated_data
         source, target = node_or_error(params["origin"], "from"), node_or_error(params["to"], "to")
-        cap = params.get("cap", _limits()["MAX_CAP"])
-        try:
-            found = questions.path_between(source, target, depth=params["depth"], cap=cap)
-        except BadQuery as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
+        cap = params.get("cap", limits()["MAX_CAP"])
+        found = questions.path_between(source, target, depth=params["depth"], cap=cap)
         answer: dict[str, Any] = {"from": source.id, "to": target.id, "depth": params["depth"]}
         if not found.found:
             return Response(
@@ -354,7 +347,7 @@ def _marquez_depth(request: Request) -> dict[str, int]:
     """Marquez's clients leave ``depth`` out and get 20; the cap still bounds the answer."""
     if "depth" in request.query_params:
         return {}
-    return {"depth": min(MARQUEZ_DEFAULT_DEPTH, _limits()["MAX_DEPTH"])}
+    return {"depth": min(MARQUEZ_DEFAULT_DEPTH, limits()["MAX_DEPTH"])}
 
 
 def marquez_lineage(request: Request) -> Response:

@@ -8,7 +8,6 @@ submitting the controls on change).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -25,21 +24,16 @@ from lineage import portal_selectors
 from lineage.graph import questions
 from lineage.graph.ids import InvalidNodeId, Node, UnknownNode, resolve
 from lineage.graph.service import (
-    DIRECTIONS,
-    LEVELS,
     BadQuery,
     GraphQuery,
     Level,
     expand,
+    limits,
     lineage_subgraph,
 )
 from lineage.graph.svg import render_svg
 
 SIDES = ("upstream", "downstream")
-
-
-def _limits() -> Mapping[str, int]:
-    return settings.MESHPORT_GRAPH  # type: ignore[no-any-return]
 
 
 class _Expansions(forms.MultipleChoiceField):
@@ -71,17 +65,13 @@ class GraphForm(forms.Form):
 
     def query(self, node: Node) -> GraphQuery:
         data = self.cleaned_data
-        return GraphQuery(
+        return GraphQuery.asked(
             node,
-            level=data["level"] or "dataset",
-            direction=data["direction"] or "both",
-            depth=_given(data["depth"], _limits()["DEFAULT_DEPTH"]),
-            cap=data["cap"] or _limits()["DEFAULT_CAP"],
+            level=data["level"] or None,
+            direction=data["direction"] or None,
+            depth=data["depth"],
+            cap=data["cap"],
         )
-
-
-def _given(value: int | None, default: int) -> int:
-    return default if value is None else value
 
 
 @dataclass
@@ -183,6 +173,7 @@ def graph_page(request: HttpRequest) -> HttpResponse:
 def _context(request: HttpRequest, form: GraphForm, picture: Picture) -> dict[str, Any]:
     graph = picture.graph
     params = request.GET
+    more_cap = min(picture.query.cap * 2, limits()["MAX_CAP"])
     nodes = sorted(
         (
             {
@@ -200,14 +191,13 @@ def _context(request: HttpRequest, form: GraphForm, picture: Picture) -> dict[st
         "nodes": nodes,
         "root": picture.query.node,
         "columns": column_table(graph) if picture.query.level == "column" else [],
-        "levels": [(lv, _permalink(params, level=lv, expand=[])) for lv in LEVELS],
-        "directions": [(d, _permalink(params, direction=d, expand=[])) for d in DIRECTIONS],
         "exports": [
             (fmt, f"{reverse('graph-lineage')}?{_api_query(picture.query, fmt)}")
             for fmt in ("json", "graphml", "dot", "mermaid", "svg")
         ],
-        "more_cap": _permalink(params, cap=min(picture.query.cap * 2, _limits()["MAX_CAP"])),
-        "at_max_cap": picture.query.cap >= _limits()["MAX_CAP"],
+        "more_cap": more_cap,
+        "more_cap_url": _permalink(params, cap=more_cap),
+        "at_max_cap": picture.query.cap >= limits()["MAX_CAP"],
     }
 
 

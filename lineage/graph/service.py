@@ -45,10 +45,29 @@ class BadQuery(ValueError):
 @dataclass(frozen=True)
 class GraphQuery:
     node: Node
-    level: Level = "dataset"
-    direction: Direction = "both"
-    depth: int = 2
-    cap: int = 300
+    level: Level
+    direction: Direction
+    depth: int
+    cap: int
+
+    @classmethod
+    def asked(
+        cls,
+        node: Node,
+        *,
+        level: Level | None = None,
+        direction: Direction | None = None,
+        depth: int | None = None,
+        cap: int | None = None,
+    ) -> GraphQuery:
+        """The question with what was not asked filled in from ``MESHPORT_GRAPH``."""
+        return cls(
+            node,
+            level=level or "dataset",
+            direction=direction or "both",
+            depth=limits()["DEFAULT_DEPTH"] if depth is None else depth,
+            cap=limits()["DEFAULT_CAP"] if cap is None else cap,
+        )
 
     def cache_key(self, stamp: str) -> str:
         return f"graph:{stamp}:{_digest(repr(sorted(asdict(self).items())))}"

@@ -111,11 +111,16 @@ class _Side:
         """Count what lies beyond ``keys``; edges to nodes already reached still show."""
         if not keys:
             return
+        reached = self.walk.nodes.keys()
+        present: Mapping[Key, Sequence[tuple[Key, Attrs]]]
         counts = self.adjacency.count(keys, self.side)
         if counts is None:
+            # Fetching is the only way to count here: the edges to reached nodes come with it.
             found = self.adjacency.neighbours(keys, self.side)
             counts = {k: len(v) for k, v in found.items()}
-        present = self.adjacency.neighbours(keys, self.side, among=self.walk.nodes.keys())
+            present = {k: [(o, a) for o, a in v if o in reached] for k, v in found.items()}
+        else:
+            present = self.adjacency.neighbours(keys, self.side, among=reached)
         for key in keys:
             shown = present.get(key, ())
             for other, attrs in shown:

@@ -48,7 +48,7 @@ def completed(relative: str) -> dict[str, Any]:
 
 
 def query(node: str, **options: Any) -> nx.DiGraph:
-    return lineage_subgraph(GraphQuery(resolve(node), **options))
+    return lineage_subgraph(GraphQuery.asked(resolve(node), **options))
 
 
 def dataset(name: str, ns: str = NS) -> str:
@@ -350,3 +350,20 @@ def test_marquez_lineage_defaults_to_marquezs_depth(chain: None, anonymous: APIC
     assert dataset("d0") in {node["id"] for node in answer["graph"]}
     graph = anonymous.get("/api/v1/graph/lineage", {"nodeId": dataset("d3")}).json()
     assert dataset("d0") not in {node["id"] for node in graph["nodes"]}
+
+
+def test_a_level_the_node_cannot_be_asked_at_is_a_400_or_404(
+    chain: None, anonymous: APIClient
+) -> None:
+    job_at_products = anonymous.get(
+        "/api/v1/graph/impact", {"nodeId": "job:etl:j1", "level": "product"}
+    )
+    assert job_at_products.status_code == 400
+    assert [e["path"] for e in job_at_products.json()["errors"]] == ["level"]
+    unbound = anonymous.get("/api/v1/graph/lineage", {"nodeId": dataset("d1"), "level": "product"})
+    assert unbound.status_code == 404
+    assert dataset("d1") in unbound.json()["error"]
+    huge = anonymous.get(
+        "/api/v1/graph/path", {"from": dataset("d0"), "to": dataset("d3"), "cap": "999999"}
+    )
+    assert huge.status_code == 400

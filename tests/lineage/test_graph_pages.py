@@ -34,7 +34,7 @@ def page(client: Client, **params: str | list[str]) -> str:
 
 def test_products_collapse_to_product_level_and_expand_back() -> None:
     node = resolve("product:revenue-daily")
-    products = lineage_subgraph(GraphQuery(node, level="product", depth=1))
+    products = lineage_subgraph(GraphQuery.asked(node, level="product", depth=1))
     sides = {n: d["side"] for n, d in products.nodes(data=True)}
     assert sides == {
         "product:revenue-daily": "root",
@@ -44,7 +44,7 @@ def test_products_collapse_to_product_level_and_expand_back() -> None:
         "product:gl-revenue-postings": "downstream",
         "product:revenue-by-region": "downstream",
     }
-    datasets = lineage_subgraph(GraphQuery(node, level="dataset", depth=1))
+    datasets = lineage_subgraph(GraphQuery.asked(node, level="dataset", depth=1))
     roots = [n for n, d in datasets.nodes(data=True) if d["side"] == "root"]
     assert roots == [REVENUE]
 
