@@ -315,6 +315,9 @@ class TeamMember(models.Model):
         STEWARD = "steward"
         MEMBER = "member"
 
+    # The roles that answer for a product: shown as its owners.
+    OWNER_ROLES = (Role.OWNER, Role.BUSINESS_OWNER, Role.TECHNICAL_OWNER)
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.MEMBER)

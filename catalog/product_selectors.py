@@ -35,11 +35,6 @@ from catalog.models import (
     TeamMember,
 )
 
-OWNER_ROLES = (
-    TeamMember.Role.OWNER,
-    TeamMember.Role.BUSINESS_OWNER,
-    TeamMember.Role.TECHNICAL_OWNER,
-)
 # Links from descriptors are shown as links only with these schemes: a descriptor is
 # untrusted text, and ``javascript:`` in an href would run in the portal's origin.
 SAFE_SCHEMES = ("http", "https", "mailto")
@@ -66,13 +61,17 @@ def products_with_owners(products: QuerySet[DataProduct]) -> QuerySet[DataProduc
     )
 
 
+def owners_of(members: Iterable[TeamMember]) -> list[Person]:
+    """The people among ``members`` in an owner role, each once, in order."""
+    return list(dict.fromkeys(m.person for m in members if m.role in TeamMember.OWNER_ROLES))
+
+
 def product_rows(products: Iterable[DataProduct]) -> list[ProductRow]:
     """Rows of a product table: each product with the people owning it in its team."""
     rows = []
     for product in products:
         members = product.team.members.all() if product.team else []
-        owners = [m.person for m in members if m.role in OWNER_ROLES]
-        rows.append(ProductRow(product, list(dict.fromkeys(owners))))
+        rows.append(ProductRow(product, owners_of(members)))
     return rows
 
 
@@ -426,10 +425,9 @@ def product_page(*, product: DataProduct) -> ProductPage:
     _mark_repeated_contracts(outputs)
     served = {view.contract.contract.pk for view in outputs if view.contract}
     revisions = list(selectors.product_revisions(product=product)[: RECENT_REVISIONS + 1])
-    owners = [m.person for m in members if m.role in OWNER_ROLES]
     return ProductPage(
         members=members,
-        owners=list(dict.fromkeys(owners)),
+        owners=owners_of(members),
         support=support_links(product.support),
         output_ports=outputs,
         input_ports=inputs,

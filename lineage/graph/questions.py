@@ -19,11 +19,6 @@ from lineage.graph.ids import Node
 from lineage.graph.service import BadQuery, GraphQuery, Level, lineage_subgraph
 from lineage.models import Job, Run
 
-OWNER_ROLES = (
-    TeamMember.Role.OWNER,
-    TeamMember.Role.TECHNICAL_OWNER,
-    TeamMember.Role.BUSINESS_OWNER,
-)
 IMPACT_COLUMNS = (
     "id",
     "kind",
@@ -42,7 +37,7 @@ def _owners_by_product(products: Iterable[str]) -> dict[str, list[str]]:
     """Owners of each product (by external id): its team's owner roles."""
     rows = (
         TeamMember.objects.filter(
-            team__products__external_id__in=set(products), role__in=OWNER_ROLES
+            team__products__external_id__in=set(products), role__in=TeamMember.OWNER_ROLES
         )
         .order_by("person__username")
         .values_list("team__products__external_id", "person__name", "person__username", "role")
