@@ -7,6 +7,31 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from catalog.models import ApiToken, Dataset, DatasetField, DatasetVersion, Namespace
+from catalog.search.outbox import search_outbox_add
+
+
+class SearchIndexedAdmin(admin.ModelAdmin):
+    """Edits in the admin reach the search index like any other change: through the
+    outbox, in the admin's own transaction."""
+
+    search_type = ""
+
+    def _queue(self, pks: list[Any]) -> None:
+        search_outbox_add(f"{self.search_type}:{pk}" for pk in pks)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        self._queue([obj.pk])
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        pk = obj.pk
+        super().delete_model(request, obj)
+        self._queue([pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        pks = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        self._queue(pks)
 
 
 @admin.register(Namespace)
@@ -22,7 +47,8 @@ class DatasetFieldInline(admin.TabularInline):
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(SearchIndexedAdmin):
+    search_type = "dataset"
     list_display = ["name", "namespace", "type", "subtype", "updated_at", "is_deleted"]
     list_filter = ["type", "is_deleted"]
     search_fields = ["name", "namespace__name", "description"]

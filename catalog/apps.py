@@ -7,3 +7,4 @@ class CatalogConfig(AppConfig):
 
     def ready(self) -> None:
         from catalog import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from catalog.search import sources  # noqa: F401  (registers the catalog's documents)

@@ -541,3 +541,22 @@ class PortBinding(models.Model):
     @property
     def node_id(self) -> str:
         return f"dataset:{self.namespace}:{self.name}"
+
+
+class SearchOutbox(models.Model):
+    """A search document to refresh, queued in the transaction that changed it.
+
+    ``doc_id`` is ``<type>:<key>`` (``dataset:42``). The search writer
+    (``catalog.search.outbox``) reads the oldest rows, rebuilds those documents from the
+    database, commits them to the index and only then deletes the rows: a crash in between
+    leaves them queued, and applying one twice is harmless.
+    """
+
+    doc_id = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.doc_id

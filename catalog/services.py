@@ -36,6 +36,8 @@ from catalog.models import (
     Team,
     TeamMember,
 )
+from catalog.search.documents import expand
+from catalog.search.outbox import search_outbox_add
 from catalog.selectors import consumers_with_products
 
 
@@ -283,6 +285,9 @@ def _store(
     breaking_accepted: bool,
 ) -> tuple[DataProduct, ProductRevision]:
     now = timezone.now()
+    # What shows the product before the change (datasets it bound, its old team and
+    # tags) must be rebuilt too; what shows it afterwards is found when the writer runs.
+    shown_before = expand([f"product:{existing.pk}"]) if existing else set()
     product = existing or DataProduct(external_id=spec.id, created_at=now)
     product.name = spec.name or spec.id
     product.version = spec.version
@@ -315,6 +320,7 @@ def _store(
     product.active_revision = revision
     product.save(update_fields=["active_revision"])
     _replace_parts(product, spec)
+    search_outbox_add(shown_before | {f"product:{product.pk}"})
     return product, revision
 
 
@@ -483,7 +489,9 @@ def data_product_retire(*, product: DataProduct, token: ApiToken | None = None) 
         raise DomainForbidden(f"token {token.name!r} may not retire products of this domain")
     product.status = ProductStatus.RETIRED
     product.updated_at = timezone.now()
-    product.save(update_fields=["status", "updated_at"])
+    with transaction.atomic():
+        product.save(update_fields=["status", "updated_at"])
+        search_outbox_add([f"product:{product.pk}"])
     return product
 
 

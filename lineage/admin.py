@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from catalog.admin import SearchIndexedAdmin
 from lineage.models import ColumnLineage, Job, LineageEvent, Run
 
 
@@ -24,7 +25,8 @@ class LineageEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(SearchIndexedAdmin):
+    search_type = "job"
     list_display = ["name", "namespace", "type", "integration", "updated_at"]
     search_fields = ["name", "namespace__name"]
     list_select_related = ["namespace"]

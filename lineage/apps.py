@@ -14,7 +14,12 @@ class LineageConfig(AppConfig):
             register_product_panel,
             register_search_panel,
         )
-        from lineage import selectors, views
+        from catalog.search.documents import register_enricher, register_source
+        from lineage import search, selectors, views
+
+        register_source(search.JobSource())
+        register_enricher("dataset", search.enrich_datasets)
+        register_enricher("product", search.enrich_products)
 
         register_consumer_finder(selectors.dataset_consumers)
 

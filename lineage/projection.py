@@ -33,6 +33,7 @@ from catalog.models import (
     DatasetVersion,
     Namespace,
 )
+from catalog.search.outbox import search_outbox_add
 from lineage.facets import DatasetFacts, EventFacts, JobFacts, RunFacts
 from lineage.models import (
     ColumnLineage,
@@ -567,6 +568,12 @@ class Projector:
             update_rows(Run, list(self._touched_runs.values()), _RUN_FIELDS)
         self._dirty_jobs.flush(Job)
         self._dirty_datasets.flush(Dataset)
+        # Every job and dataset of the batch changed (times, runs, readers): the search
+        # writer rebuilds their documents after this transaction commits.
+        search_outbox_add(
+            [f"job:{job.pk}" for job in self.jobs.values()]
+            + [f"dataset:{dataset.pk}" for dataset in self.datasets.values()]
+        )
 
     def _adds_edges(self) -> bool:
         """Whether this batch brings a job↔dataset or column edge the graph lacks: two

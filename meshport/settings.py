@@ -7,6 +7,7 @@ Scale-out: ``DATABASE_URL`` for PostgreSQL, ``MESHPORT_REDIS_URL`` for huey on R
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -188,6 +189,19 @@ MESHPORT_GRAPH = {
     "MAX_CAP": env_int("MESHPORT_GRAPH_MAX_CAP", 5000),
     # Cached walks live this long at most; a new graph generation retires them sooner.
     "CACHE_SECONDS": env_int("MESHPORT_GRAPH_CACHE_SECONDS", 600),
+}
+# Search engines by alias (catalog.search.backend()). The whoosh index lives in the data
+# dir; catalog.search.whoosh_backend.MemoryBackend keeps it in RAM (tests).
+MESHPORT_SEARCH: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": env_str(
+            "MESHPORT_SEARCH_BACKEND", "catalog.search.whoosh_backend.WhooshBackend"
+        ),
+        "PATH": env_str("MESHPORT_SEARCH_PATH", str(DATA_DIR / "search")),
+        # The outbox writer: changes per index commit, and how often it looks when idle.
+        "BATCH": env_int("MESHPORT_SEARCH_BATCH", 500),
+        "POLL_SECONDS": 0.2,
+    },
 }
 # Bounded subgraphs, keyed by the graph generation, live in each web process: no state
 # that another process needs, so scaling out needs nothing shared.

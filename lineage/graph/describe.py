@@ -19,6 +19,7 @@ from django.db.models import F
 from django.urls import reverse
 
 from catalog.models import DataProduct, Dataset, DatasetField, PortBinding
+from catalog.tags import says_pii
 from lineage.graph.adjacency import ProductIndex
 from lineage.graph.ids import Key, dataset_id, field_id, job_id, product_id
 from lineage.graph.walk import Walk
@@ -43,17 +44,6 @@ def _url_pattern(name: str) -> tuple[str, str]:
 def _url(name: str, arg: object) -> str:
     head, tail = _url_pattern(name)
     return f"{head}{quote(str(arg), safe='/')}{tail}"
-
-
-def says_pii(tags: Iterable[Any]) -> bool:
-    """A ``pii`` tag (``{"key": "pii", "value": "true"}`` or the bare word) marks personal
-    data, unless its value says otherwise."""
-    for tag in tags or ():
-        if isinstance(tag, str) and tag.lower() == "pii":
-            return True
-        if isinstance(tag, dict) and str(tag.get("key", "")).lower() == "pii":
-            return str(tag.get("value", "true")).lower() not in {"false", "no", "0"}
-    return False
 
 
 def names(keys: Iterable[Key], index: ProductIndex) -> Names:

@@ -1,0 +1,183 @@
+"""Keeping the index in step with the database: an outbox, and the one writer that drains it.
+
+Every change to something searchable calls :func:`search_outbox_add` inside the
+transaction that makes the change, so the queued row commits or rolls back with it.
+:func:`search_outbox_drain` takes the oldest rows, rebuilds those documents (and the ones
+that show something of them) from the database, commits them to the index, and deletes
+the rows only then: a writer killed halfway leaves its rows for the next one, and a
+document applied twice is the same document.
+
+One writer at a time, across processes, holds the backend's writer lock; others skip
+their turn. The worker (``manage.py run_huey``) runs :class:`OutboxWriter` in a thread,
+which looks at the outbox every ``POLL_SECONDS``; ``manage.py search_check`` repairs what
+the outbox could not know about (an index restored from an old backup, a lost disk).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from catalog.models import SearchOutbox
+from catalog.search import backend
+from catalog.search.base import SearchBackend, SearchDocument
+from catalog.search.documents import documents_for, expand
+
+log = logging.getLogger(__name__)
+
+
+def search_outbox_add(doc_ids: Iterable[str]) -> int:
+    """Queue documents for the writer; call inside the transaction that changed them."""
+    rows = [SearchOutbox(doc_id=doc_id) for doc_id in sorted(set(doc_ids))]
+    SearchOutbox.objects.bulk_create(rows)
+    return len(rows)
+
+
+@dataclass
+class DrainReport:
+    rows: int = 0
+    indexed: int = 0
+    removed: int = 0
+    batches: int = 0
+    skipped: bool = False  # another writer holds the lock
+
+    def __iadd__(self, other: DrainReport) -> DrainReport:
+        self.rows += other.rows
+        self.indexed += other.indexed
+        self.removed += other.removed
+        self.batches += other.batches
+        self.skipped = self.skipped or other.skipped
+        return self
+
+
+def search_outbox_drain(
+    *,
+    engine: SearchBackend | None = None,
+    batch: int | None = None,
+    max_batches: int | None = None,
+    wait: bool = False,
+) -> DrainReport:
+    """Apply queued changes until the outbox is empty (or ``max_batches`` are done).
+
+    Without ``wait``, returns at once (``skipped``) when another writer is at work.
+    """
+    engine = engine or backend()
+    size = int(batch or settings.MESHPORT_SEARCH[engine.alias].get("BATCH", 500))
+    report = DrainReport()
+    with engine.writer_lock(blocking=wait) as got:
+        if not got:
+            report.skipped = True
+            return report
+        while max_batches is None or report.batches < max_batches:
+            done = _drain_batch(engine, size)
+            if not done.rows:
+                break
+            report += done
+    return report
+
+
+def _drain_batch(engine: SearchBackend, batch: int) -> DrainReport:
+    rows = list(SearchOutbox.objects.order_by("id").values_list("id", "doc_id")[:batch])
+    if not rows:
+        return DrainReport()
+    documents, removed = documents_for(expand(doc_id for _, doc_id in rows))
+    documents += _new_tags(engine, documents)
+    engine.apply(documents, removed)
+    SearchOutbox.objects.filter(id__in=[pk for pk, _ in rows]).delete()
+    return DrainReport(rows=len(rows), indexed=len(documents), removed=len(removed), batches=1)
+
+
+def _new_tags(engine: SearchBackend, documents: list[SearchDocument]) -> list[SearchDocument]:
+    """Tag documents for tags and classifications that appear for the first time."""
+    words = {
+        f"tag:{word}"
+        for doc in documents
+        if doc.type != "tag"
+        for name in ("tag", "classification")
+        for word in doc.facets.get(name, [])
+    }
+    new = words - engine.existing(words)
+    return documents_for(new)[0] if new else []
+
+
+def search_status(engine: SearchBackend | None = None) -> dict[str, Any]:
+    """How far the index is behind the database: queued rows and the oldest one's age."""
+    engine = engine or backend()
+    queued = SearchOutbox.objects.aggregate(
+        oldest=Min("created_at"), newest=Max("created_at"), last=Max("id")
+    )
+    count = SearchOutbox.objects.count()
+    oldest: datetime | None = queued["oldest"]
+    return {
+        "lag": {
+            "queued": count,
+            "oldest_queued_at": oldest.isoformat() if oldest else None,
+            "seconds": round((timezone.now() - oldest).total_seconds(), 3) if oldest else 0.0,
+        },
+        "index": engine.stats(),
+        "writer": OutboxWriter.state(),
+    }
+
+
+class OutboxWriter(threading.Thread):
+    """Drains the outbox whenever it has rows; one per process, idle otherwise."""
+
+    _started: OutboxWriter | None = None
+    _lock = threading.Lock()
+    last_drain: float | None = None
+    last_error: str = ""
+
+    def __init__(self, poll_seconds: float) -> None:
+        super().__init__(name="search-outbox-writer", daemon=True)
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+
+    @classmethod
+    def start_once(cls) -> OutboxWriter:
+        with cls._lock:
+            if cls._started is None or not cls._started.is_alive():
+                poll = float(settings.MESHPORT_SEARCH["default"].get("POLL_SECONDS", 0.2))
+                cls._started = cls(poll)
+                cls._started.start()
+            return cls._started
+
+    @classmethod
+    def state(cls) -> dict[str, Any]:
+        running = cls._started is not None and cls._started.is_alive()
+        return {"running_here": running, "last_error": cls.last_error}
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                close_old_connections()
+                report = search_outbox_drain()
+                OutboxWriter.last_error = ""
+                idle = not report.rows
+            except Exception as exc:
+                log.exception("search outbox drain failed")
+                OutboxWriter.last_error = f"{type(exc).__name__}: {exc}"
+                idle = True
+            if idle:
+                self.stopping.wait(self.poll_seconds if not OutboxWriter.last_error else 5.0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def wait_until_drained(timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not SearchOutbox.objects.exists():
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,255 @@
+"""The whoosh index's schema, and how a search becomes a whoosh query and a ranking.
+
+Ranking, in the order it decides (this is the one place it is computed):
+
+1. **Exact name.** The whole query equal to a document's name, qualified name or alias
+   (``orders``, ``postgres://db:5432/shop.public.orders``, ``dataset:ns:name``) adds a
+   clause boosted ``EXACT``: far above any text score, so exact hits come first.
+2. **Text score.** BM25F over fields with boosts name > columns > tags > description >
+   other prose > SQL (``BOOSTS``). A typed word matches its whole form, its parts as a
+   phrase (``SalesRegion`` ≈ ``sales_region``), its stem in prose and, weakly, name
+   prefixes (``cust`` → ``customer``). A word of 5+ letters that is in no name, column or
+   description is corrected: terms within 1 edit (2 from 8 letters) stand in for it with
+   a low boost, so typos find something and never outrank a real match.
+3. **Document rank**, a multiplier stored with each document (:func:`document_rank`):
+   type (products > datasets > jobs at equal text score), popularity (downstream
+   consumers, successful runs in the last 30 days, both log-damped), scorecard level, and
+   demotion of deprecated, retired and dropped things.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+from whoosh import columns as wcolumns
+from whoosh import fields as wfields
+from whoosh import query as wq
+from whoosh.analysis import RegexTokenizer
+from whoosh.reading import IndexReader
+from whoosh.scoring import BM25F
+
+from catalog.search.analysis import (
+    PREFIX_MAX,
+    identifier_analyzer,
+    identifier_parts,
+    keyword_analyzer,
+    prefix_analyzer,
+    prose_analyzer,
+    stem,
+)
+from catalog.search.base import FACETS, SearchDocument
+from catalog.search.query import ParsedText
+
+SEP = "\x1f"  # between values
+KV = "\x1e"  # between a facet's name and a value
+
+
+def facet_term(name: str, value: str) -> str:
+    return f"{name}{KV}{value}"
+
+
+EXACT = 60.0
+BOOSTS = {
+    "name": 8.0,
+    "columns": 4.0,
+    "tags": 3.0,
+    "description": 2.0,
+    "text": 1.0,
+    "sql": 0.5,
+    "prefix": 0.8,
+}
+FUZZY_BOOST = 0.25
+TYPE_RANK = {"product": 1.3, "domain": 1.2, "dataset": 1.15, "team": 1.05}
+LEVEL_RANK = {"gold": 1.2, "silver": 1.12, "bronze": 1.05}
+STATUS_RANK = {"deprecated": 0.5, "retired": 0.25, "dropped": 0.35, "draft": 0.9}
+IDENTIFIER_FIELDS = ("name", "columns", "tags", "sql")
+PROSE_FIELDS = ("description", "text")
+
+
+def schema() -> wfields.Schema:
+    ident, prose = identifier_analyzer(), prose_analyzer()
+    facet = RegexTokenizer(r"[^\x1f]+")  # facet values as they are, one term each
+    return wfields.Schema(
+        id=wfields.ID(unique=True, stored=True),
+        type=wfields.ID(stored=True),
+        exact=wfields.TEXT(analyzer=keyword_analyzer(), phrase=False),
+        name=wfields.TEXT(analyzer=ident, stored=True),
+        columns=wfields.TEXT(analyzer=ident, stored=True),
+        tags=wfields.TEXT(analyzer=ident),
+        description=wfields.TEXT(analyzer=prose, stored=True),
+        text=wfields.TEXT(analyzer=prose),
+        sql=wfields.TEXT(analyzer=ident),
+        prefix=wfields.TEXT(analyzer=prefix_analyzer(), phrase=False),
+        facet=wfields.TEXT(analyzer=facet, phrase=False),  # "<facet>\x1e<value>" terms
+        c_facets=wfields.COLUMN(wcolumns.VarBytesColumn()),  # the same, for counting
+        c_labels=wfields.COLUMN(wcolumns.VarBytesColumn()),
+        rank=wfields.COLUMN(wcolumns.NumericColumn("f")),
+        sort_name=wfields.COLUMN(wcolumns.VarBytesColumn()),
+        updated=wfields.COLUMN(wcolumns.NumericColumn("Q")),
+        url=wfields.STORED(),
+        subtitle=wfields.STORED(),
+        facets=wfields.STORED(),
+        labels=wfields.STORED(),
+        updated_at=wfields.STORED(),
+        consumers=wfields.STORED(),
+        fp=wfields.STORED(),
+    )
+
+
+def document_rank(doc: SearchDocument) -> float:
+    popularity = 1 + 0.12 * math.log1p(doc.consumers) + 0.06 * math.log1p(doc.recent_runs)
+    level = next(iter(doc.facets.get("level", [])), "")
+    status = next(iter(doc.facets.get("status", [])), "")
+    return (
+        TYPE_RANK.get(doc.type, 1.0)
+        * popularity
+        * LEVEL_RANK.get(level, 1.0)
+        * STATUS_RANK.get(status, 1.0)
+    )
+
+
+def document_fields(doc: SearchDocument) -> dict[str, object]:
+    """The whoosh fields of one document."""
+    facets = {name: doc.facet_values(name) for name in FACETS}
+    packed = SEP.join(facet_term(name, v) for name, values in facets.items() for v in values)
+    return {
+        "id": doc.id,
+        "type": doc.type,
+        "exact": "\n".join(exact_terms(doc)),
+        "name": doc.name,
+        "columns": "\n".join(doc.columns),
+        "tags": "\n".join(doc.tags),
+        "description": doc.description,
+        "text": "\n".join([doc.subtitle, doc.text]),
+        "sql": doc.sql,
+        "prefix": doc.name,
+        "facet": packed,
+        "c_facets": packed.encode(),
+        "c_labels": SEP.join(f"{k}{KV}{v}" for k, v in doc.labels.items()).encode(),
+        "rank": document_rank(doc),
+        "sort_name": doc.name.lower().encode(),
+        "updated": int(doc.updated_at.timestamp()) if doc.updated_at else 0,
+        "url": doc.url,
+        "subtitle": doc.subtitle,
+        "facets": {k: v for k, v in facets.items() if v},
+        "labels": doc.labels,
+        "updated_at": doc.updated_at.isoformat() if doc.updated_at else "",
+        "consumers": doc.consumers,
+        "fp": doc.fingerprint(),
+    }
+
+
+def exact_terms(doc: SearchDocument) -> list[str]:
+    return list(dict.fromkeys(v.strip().lower() for v in [doc.name, *doc.exact] if v.strip()))
+
+
+class RankedBM25F(BM25F):
+    """BM25F times each document's stored rank (see the module docstring)."""
+
+    use_final = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ranks: Sequence[float] = ()
+
+    def final(self, searcher: object, docnum: int, score: float) -> float:
+        return score * self.ranks[docnum]
+
+
+# --- building queries ------------------------------------------------------------------
+
+
+class TextQuery:
+    """A parsed text turned into whoosh queries, knowing the index's lexicon for typos."""
+
+    def __init__(self, parsed: ParsedText, reader: IndexReader) -> None:
+        self.parsed = parsed
+        self.reader = reader
+        self.corrected: dict[str, list[str]] = {}
+
+    def build(self, *, every_word: bool = True) -> wq.Query | None:
+        clauses = [self._word(word) for word in self.parsed.words]
+        clauses += [self._phrase(text) for text in self.parsed.phrases]
+        clauses += [self._fielded(name, word) for name, word in self.parsed.fielded]
+        if not clauses:
+            return None
+        joined: wq.Query = wq.And(clauses) if every_word else wq.Or(clauses)
+        if whole := self.parsed.whole.lower():
+            joined = wq.Or([joined, wq.Term("exact", whole, boost=EXACT)])
+        if self.parsed.excluded:
+            excluded = wq.Or([self._word(w, fuzzy=False) for w in self.parsed.excluded])
+            joined = wq.AndNot(joined, excluded)
+        return joined
+
+    def _word(self, word: str, *, fuzzy: bool = True) -> wq.Query:
+        whole = word.lower()
+        parts = identifier_parts(word)
+        clauses: list[wq.Query] = []
+        for field in IDENTIFIER_FIELDS:
+            clauses.append(wq.Term(field, whole, boost=BOOSTS[field]))
+            if len(parts) > 1:
+                clauses.append(wq.Phrase(field, parts, boost=BOOSTS[field]))
+        for field in PROSE_FIELDS:
+            clauses.append(wq.Term(field, stem(whole), boost=BOOSTS[field]))
+            if len(parts) > 1:
+                clauses.append(wq.Phrase(field, [stem(p) for p in parts], boost=BOOSTS[field]))
+        if len(whole) >= 2:
+            clauses.append(wq.Term("prefix", whole[:PREFIX_MAX], boost=BOOSTS["prefix"]))
+        if fuzzy:
+            clauses.extend(self._typo(whole))
+        return wq.Or(clauses)
+
+    def _typo(self, word: str) -> list[wq.Query]:
+        """Stand-ins for a word of 5+ letters that the index does not hold anywhere."""
+        if len(word) < 5 or not word.isalpha() or self._known(word):
+            return []
+        maxdist = 2 if len(word) >= 8 else 1
+        found: list[wq.Query] = []
+        for field in ("name", "columns"):
+            terms = sorted(self.reader.terms_within(field, word, maxdist, prefix=1))[:8]
+            self.corrected.setdefault(word, [])
+            self.corrected[word] = sorted({*self.corrected[word], *terms})
+            found += [wq.Term(field, t, boost=BOOSTS[field] * FUZZY_BOOST) for t in terms]
+        return found
+
+    def _known(self, word: str) -> bool:
+        return (
+            any((field, word) in self.reader for field in ("name", "columns", "tags"))
+            or ("text", stem(word)) in self.reader
+            or ("description", stem(word)) in self.reader
+        )
+
+    def _phrase(self, text: str) -> wq.Query:
+        words = [w for part in text.split() for w in identifier_parts(part)]
+        if len(words) == 1:
+            return self._word(words[0])
+        clauses: list[wq.Query] = [
+            wq.Phrase(field, words, boost=BOOSTS[field]) for field in IDENTIFIER_FIELDS
+        ]
+        stems = [stem(w) for w in words]
+        clauses += [wq.Phrase(field, stems, boost=BOOSTS[field]) for field in PROSE_FIELDS]
+        return wq.Or(clauses)
+
+    def _fielded(self, field: str, word: str) -> wq.Query:
+        whole, parts = word.lower(), identifier_parts(word)
+        if field in PROSE_FIELDS:
+            whole, parts = stem(whole), [stem(p) for p in parts]
+        clauses: list[wq.Query] = [wq.Term(field, whole, boost=BOOSTS[field])]
+        if len(parts) > 1:
+            clauses.append(wq.Phrase(field, parts, boost=BOOSTS[field]))
+        if field == "text":  # ``description:`` means any prose
+            clauses += self._fielded("description", word).subqueries  # type: ignore[attr-defined]
+        return wq.Or(clauses)
+
+
+def filter_query(
+    filters: Mapping[str, Sequence[str]], types: Iterable[str] = ()
+) -> wq.Query | None:
+    """Values of a facet OR together; facets AND together."""
+    clauses: list[wq.Query] = []
+    for name, values in filters.items():
+        clauses.append(wq.Or([wq.Term("facet", facet_term(name, value)) for value in values]))
+    if types := list(types):
+        clauses.append(wq.Or([wq.Term("type", t) for t in types]))
+    return wq.And(clauses) if clauses else None
