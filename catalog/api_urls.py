@@ -1,9 +1,12 @@
 from django.urls import path
 
-from catalog import api
+from catalog import api, search_api
 
 # Product ids may hold "/" and ":": the sub-resources are matched first.
 urlpatterns = [
+    path("search", search_api.SearchView.as_view(), name="api-search"),
+    path("search/suggest", search_api.SuggestView.as_view(), name="api-search-suggest"),
+    path("search/status", search_api.SearchStatusView.as_view(), name="api-search-status"),
     path("products", api.ProductListView.as_view(), name="api-products"),
     path(
         "products/<path:product_id>/revisions/<int:number>",

@@ -73,6 +73,7 @@ class JobSource(DocumentSource):
                 "owner": list(dict.fromkeys(map(owner_name, job.owners))),
                 "tag": tag_words(job.tags),
                 "platform": [p] if (p := (job.integration.lower() or platform(namespace))) else [],
+                "namespace": [namespace],
             },
             labels={domain.slug: domain.name} if domain else {},
             consumers=readers,

@@ -20,7 +20,17 @@ from typing import Any, ClassVar
 #: Document types, in the order results of equal text score are ranked.
 TYPES = ("product", "dataset", "job", "domain", "team", "person", "tag")
 #: Facets a search can filter on and count; each document has zero or more values of each.
-FACETS = ("type", "domain", "owner", "tag", "classification", "platform", "status", "level")
+FACETS = (
+    "type",
+    "domain",
+    "owner",
+    "tag",
+    "classification",
+    "platform",
+    "namespace",
+    "status",
+    "level",
+)
 SORTS = ("relevance", "name", "updated")
 MAX_PAGE_SIZE = 100
 

@@ -329,6 +329,7 @@ class DatasetSource(_ModelSource):
                 "tag": tag_words(dataset.tags),
                 "classification": sorted(classes),
                 "platform": [p] if (p := platform(namespace)) else [],
+                "namespace": [namespace],
                 "status": [status],
             },
             labels={domain.slug: domain.name} if domain else {},

@@ -474,6 +474,7 @@ class _Search:
         self.parsed = parsed
         self.filters = filters
         self.text = TextQuery(parsed, searcher.reader())
+        self.scored = True
 
     def run(self) -> SearchResults:
         if self.query.sort not in ("relevance", "name", "updated"):
@@ -512,6 +513,7 @@ class _Search:
         if sort == "relevance" and text_q is None:
             sort = "rank"  # browsing without words: the most important first
         sortedby = {"name": "sort_name", "updated": "updated", "rank": "rank"}.get(sort)
+        self.scored = sortedby is None
         if sortedby:
             return self.searcher.search(
                 query, limit=end, sortedby=sortedby, reverse=sort in ("updated", "rank")
@@ -534,7 +536,7 @@ class _Search:
                     name=stored["name"],
                     url=stored["url"],
                     subtitle=stored.get("subtitle", ""),
-                    score=round(results.score(index) or 0.0, 4),
+                    score=_score(results, index) if self.scored else 0.0,
                     snippet=self._snippet(results, index, stored.get("description", "")),
                     columns=_matched_columns(stored.get("columns", ""), words),
                     facets=stored.get("facets", {}),
@@ -581,6 +583,12 @@ class _Search:
                 for value, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             ]
         return facets
+
+
+def _score(results: Results, index: int) -> float:
+    """The text score times the document's rank."""
+    score = results.score(index)
+    return round(float(score), 4) if score is not None else 0.0
 
 
 def _shorten(text: str) -> str:
