@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,23 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from catalog.models import ApiToken
+from catalog.search import reset_backends
+from catalog.search.outbox import search_outbox_drain
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
 OPENLINEAGE_FIXTURES = FIXTURES / "openlineage"
+
+
+@pytest.fixture(autouse=True)
+def fresh_search_index() -> Iterator[None]:
+    """Each test starts with an empty search index (the RAM engine of the test settings)."""
+    yield
+    reset_backends()
+
+
+def index_now() -> None:
+    """Apply the queued search changes, as the worker would."""
+    search_outbox_drain(wait=True)
 
 
 @pytest.fixture

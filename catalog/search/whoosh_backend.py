@@ -72,6 +72,8 @@ class SegmentCache:
         self.size = size
 
     def column(self, reader: Any, name: str, convert: Callable[[Any], Any]) -> Any:
+        if not reader.has_column(name):  # an empty index
+            return []
         return self.derived(reader, name, lambda: [convert(v) for v in reader.column_reader(name)])
 
     def facet(self, reader: Any, facet: str) -> list[tuple[str, ...]]:
@@ -101,7 +103,10 @@ class SegmentCache:
         return self.derived(reader, "labels", merge)  # type: ignore[no-any-return]
 
     def derived(self, reader: Any, name: str, make: Callable[[], Any]) -> Any:
-        key = (reader.segment().segment_id(), name)
+        segment = reader.segment()
+        if segment is None:  # an empty index has a reader without segments
+            return make()
+        key = (segment.segment_id(), name)
         with self._lock:
             if key in self._lists:
                 self._lists.move_to_end(key)
@@ -319,7 +324,7 @@ class WhooshBackend(SearchBackend):
         )
         weighting = searcher.weighting
         weighting.ranks = _Leaves(searcher, self.cache).ranks()
-        results = searcher.search(wq.And(clauses), limit=limit)
+        results = _top(searcher, wq.And(clauses), limit)
         return [
             Suggestion(hit["name"], hit["type"], hit["url"], hit.get("subtitle", ""))
             for hit in results
@@ -442,8 +447,13 @@ class _Recording(collectors.TopCollector):
     """The top N by score, remembering every match for the facet counts.
 
     ``TopCollector`` would run the query a second time to list all matches; with document
-    ranks applied (``RankedBM25F.use_final``) it sees every match anyway.
+    ranks applied (``RankedBM25F.use_final``) it sees every match anyway. Its matcher
+    replacement is off (``replace=0``): it prunes sub-queries whose *text* score cannot
+    reach the N-th *ranked* score, which drops documents that the rank would lift.
     """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit=limit, replace=0)
 
     def prepare(self, top_searcher: Searcher, q: wq.Query, context: Any) -> None:
         super().prepare(top_searcher, q, context)
@@ -455,6 +465,12 @@ class _Recording(collectors.TopCollector):
 
     def all_ids(self) -> list[int]:
         return self.seen
+
+
+def _top(searcher: Searcher, query: wq.Query, limit: int) -> Results:
+    collector = _Recording(limit)
+    searcher.search_with_collector(query, collector)
+    return collector.results()
 
 
 class _Search:
@@ -518,9 +534,7 @@ class _Search:
             return self.searcher.search(
                 query, limit=end, sortedby=sortedby, reverse=sort in ("updated", "rank")
             )
-        collector = _Recording(limit=end)
-        self.searcher.search_with_collector(query, collector)
-        return collector.results()
+        return _top(self.searcher, query, end)
 
     def _hits(self, results: Results) -> list[Hit]:
         start = (self.query.page - 1) * self.query.page_size
