@@ -14,33 +14,22 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
-from catalog.models import Domain, PortBinding
+from catalog.models import Dataset, Domain, PortBinding
 from catalog.search.base import SearchDocument
-from catalog.search.documents import DocumentSource
-from catalog.search.sources import owner_name, platform
+from catalog.search.sources import ModelSource, int_keys, owner_name, platform
 from catalog.tags import tag_words
-from lineage.models import Direction, Job, JobDataset, RunDataset, RunState
+from lineage.models import Direction, Job, JobDataset, Run, RunDataset, RunState
 
 RECENT_DAYS = 30
 
 
-def _ints(keys: Sequence[str]) -> list[int]:
-    return [int(k) for k in keys if k.isdigit()]
-
-
-class JobSource(DocumentSource):
+class JobSource(ModelSource):
     type = "job"
-
-    def keys(self):  # type: ignore[no-untyped-def]
-        for pk in Job.objects.order_by("pk").values_list("pk", flat=True).iterator():
-            yield str(pk)
-
-    def count(self) -> int:
-        return Job.objects.count()
+    model = Job
 
     def build(self, keys: Sequence[str]) -> list[SearchDocument]:
         jobs = list(
-            Job.objects.filter(pk__in=_ints(keys)).select_related("namespace", "latest_run")
+            Job.objects.filter(pk__in=int_keys(keys)).select_related("namespace", "latest_run")
         )
         pks = [job.pk for job in jobs]
         domains = _job_domains(pks)
@@ -124,8 +113,6 @@ def _recent_successes(key: str, pks: Sequence[int]) -> dict[int, int]:
     written dataset (``dataset_id``)."""
     since = timezone.now() - timedelta(days=RECENT_DAYS)
     if key == "job_id":
-        from lineage.models import Run
-
         runs = Run.objects.filter(job_id__in=pks, state=RunState.COMPLETED, ended_at__gte=since)
         return dict(runs.values_list("job_id").annotate(n=Count("pk")).values_list("job_id", "n"))
     rows = RunDataset.objects.filter(
@@ -150,7 +137,7 @@ def _readers(dataset_pks: Sequence[int]) -> dict[int, set[int]]:
 
 
 def enrich_datasets(documents: dict[str, SearchDocument]) -> None:
-    pks = _ints(list(documents))
+    pks = int_keys(list(documents))
     readers = _readers(pks)
     runs = _recent_successes("dataset_id", pks)
     for key, doc in documents.items():
@@ -162,10 +149,8 @@ def enrich_products(documents: dict[str, SearchDocument]) -> None:
     """A product's consumers: products declaring it as input, plus jobs reading what it
     publishes; its recent runs: successful writes of what it publishes."""
     bindings = PortBinding.objects.filter(
-        port__product_id__in=_ints(list(documents)), port__direction="output"
+        port__product_id__in=int_keys(list(documents)), port__direction="output"
     ).values_list("port__product_id", "namespace", "name")
-    from catalog.models import Dataset
-
     pairs = {(ns, name) for _, ns, name in bindings}
     datasets = {
         (ns, name): pk

@@ -57,7 +57,7 @@ def platform(namespace: str) -> str:
     return scheme.lower() if sep else ""
 
 
-def _ints(keys: Sequence[str]) -> list[int]:
+def int_keys(keys: Sequence[str]) -> list[int]:
     return [int(k) for k in keys if k.isdigit()]
 
 
@@ -65,7 +65,7 @@ def _text(*parts: str) -> str:
     return "\n".join(p for p in parts if p)[:MAX_TEXT]
 
 
-class _ModelSource(DocumentSource):
+class ModelSource(DocumentSource):
     """Keys are primary keys of ``model``."""
 
     model: Any = None
@@ -97,12 +97,12 @@ def _product_queryset() -> Any:
     )
 
 
-class ProductSource(_ModelSource):
+class ProductSource(ModelSource):
     type = "product"
     model = DataProduct
 
     def build(self, keys: Sequence[str]) -> list[SearchDocument]:
-        products = list(_product_queryset().filter(pk__in=_ints(keys)))
+        products = list(_product_queryset().filter(pk__in=int_keys(keys)))
         consumers = _declared_consumers(products)
         return [self._document(p, consumers.get(p.external_id, 0)) for p in products]
 
@@ -152,7 +152,7 @@ class ProductSource(_ModelSource):
     def related(self, keys: Sequence[str]) -> set[str]:
         """A product shows on its datasets (domain, owner, status) and names its domain,
         team, owners and tags."""
-        pks = _ints(keys)
+        pks = int_keys(keys)
         related: set[str] = set()
         bindings = PortBinding.objects.filter(port__product__in=pks)
         pairs = set(bindings.values_list("namespace", "name"))
@@ -270,13 +270,13 @@ def _add_contract_classes(
                 found[key].pii_columns.add(name)
 
 
-class DatasetSource(_ModelSource):
+class DatasetSource(ModelSource):
     type = "dataset"
     model = Dataset
 
     def build(self, keys: Sequence[str]) -> list[SearchDocument]:
         datasets = list(
-            Dataset.objects.filter(pk__in=_ints(keys))
+            Dataset.objects.filter(pk__in=int_keys(keys))
             .select_related("namespace")
             .prefetch_related(
                 Prefetch(
@@ -338,7 +338,7 @@ class DatasetSource(_ModelSource):
 
     def related(self, keys: Sequence[str]) -> set[str]:
         """The products binding these datasets show how much they are read."""
-        rows = Dataset.objects.filter(pk__in=_ints(keys)).values_list("namespace__name", "name")
+        rows = Dataset.objects.filter(pk__in=int_keys(keys)).values_list("namespace__name", "name")
         pairs = set(rows)
         if not pairs:
             return set()
@@ -369,12 +369,12 @@ def _tag_domains(
 # --- domains, teams, people ----------------------------------------------------------
 
 
-class DomainSource(_ModelSource):
+class DomainSource(ModelSource):
     type = "domain"
     model = Domain
 
     def build(self, keys: Sequence[str]) -> list[SearchDocument]:
-        domains = Domain.objects.filter(pk__in=_ints(keys)).prefetch_related(
+        domains = Domain.objects.filter(pk__in=int_keys(keys)).prefetch_related(
             Prefetch("products", queryset=DataProduct.objects.only("domain_id", "name"))
         )
         return [
@@ -394,13 +394,13 @@ class DomainSource(_ModelSource):
         ]
 
 
-class TeamSource(_ModelSource):
+class TeamSource(ModelSource):
     type = "team"
     model = Team
 
     def build(self, keys: Sequence[str]) -> list[SearchDocument]:
         teams = (
-            Team.objects.filter(pk__in=_ints(keys))
+            Team.objects.filter(pk__in=int_keys(keys))
             .select_related("domain")
             .prefetch_related("members__person")
         )
@@ -422,12 +422,12 @@ class TeamSource(_ModelSource):
         )
 
 
-class PersonSource(_ModelSource):
+class PersonSource(ModelSource):
     type = "person"
     model = Person
 
     def build(self, keys: Sequence[str]) -> list[SearchDocument]:
-        people = Person.objects.filter(pk__in=_ints(keys)).prefetch_related(
+        people = Person.objects.filter(pk__in=int_keys(keys)).prefetch_related(
             Prefetch("memberships", queryset=TeamMember.objects.select_related("team"))
         )
         return [self._document(person) for person in people]
