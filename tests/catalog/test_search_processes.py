@@ -128,14 +128,14 @@ def worker(store: Store) -> Iterator[subprocess.Popen[str]]:
         process.kill()
 
 
-def test_the_running_worker_makes_an_ingested_dataset_searchable(
+def test_the_running_worker_makes_ingested_and_registered_things_searchable(
     store: Store, worker: subprocess.Popen[str]
 ) -> None:
     store.ingest(events("fresh", 1))
     elapsed = wait_for(lambda: "fresh.table_0_0" in store.found("fresh.table_0_0"), timeout=30)
     print(f"searchable {elapsed:.2f} s after the ingest command returned")
-    store.ingest(events("later", 1))
-    wait_for(lambda: "later.table_0_0" in store.found("later.table_0_0"), timeout=30)
+    store.manage("register_products", str(ROOT / "catalog/demo_products/sales/shop-orders"))
+    wait_for(lambda: "Shop orders" in store.found("shop-orders"), timeout=30)
 
 
 def test_a_writer_killed_mid_batch_leaves_a_gap_that_the_check_repairs(store: Store) -> None:
