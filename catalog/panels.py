@@ -1,6 +1,6 @@
 """Sections that other apps add to catalog pages, so that catalog never imports them.
 
-Catalog owns the home, search, dataset and data product pages, but part of what they show
+Catalog owns the home, dataset and data product pages, but part of what they show
 (jobs, runs, quality) belongs to lineage, which catalog must not import. An app fills a
 *slot* on a catalog page instead: in its ``AppConfig.ready()`` it registers a function that
 takes the page's subject and returns a :class:`Panel` (or ``None`` to show nothing)::
@@ -66,7 +66,6 @@ class PanelSlot(Generic[S]):
 
 home_slot: PanelSlot[None] = PanelSlot()
 dataset_slot: PanelSlot[Dataset] = PanelSlot()
-search_slot: PanelSlot[str] = PanelSlot()
 product_slot: PanelSlot[DataProduct] = PanelSlot()
 
 
@@ -78,11 +77,6 @@ def register_dataset_panel(
     func: Callable[[Dataset], Panel | None],
 ) -> Callable[[Dataset], Panel | None]:
     return dataset_slot.register(func)
-
-
-def register_search_panel(func: Callable[[str], Panel | None]) -> Callable[[str], Panel | None]:
-    """``func`` gets the (non-empty) query and shows its own typed hits."""
-    return search_slot.register(func)
 
 
 def register_product_panel(

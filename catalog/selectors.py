@@ -6,16 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import (
-    Case,
     Count,
-    Exists,
-    IntegerField,
-    OuterRef,
-    Prefetch,
     Q,
-    Value,
-    When,
     prefetch_related_objects,
 )
 from django.db.models.query import QuerySet
@@ -137,37 +131,6 @@ def dataset_symlinks(*, dataset: Dataset) -> list[DatasetSymlink]:
     return list(DatasetSymlink.objects.filter(dataset=dataset).order_by("namespace", "name"))
 
 
-def dataset_search(*, query: str, limit: int = 50) -> tuple[list[Dataset], int]:
-    """Datasets whose name, description or a field name contains ``query``.
-
-    Name matches rank first (exact before partial); each hit carries ``matched_fields``.
-    """
-    field_hit = DatasetField.objects.filter(dataset=OuterRef("pk"), name__icontains=query)
-    matches = Dataset.objects.filter(
-        Q(name__icontains=query) | Q(description__icontains=query) | Exists(field_hit)
-    )
-    rank = Case(
-        When(name__iexact=query, then=Value(0)),
-        When(name__icontains=query, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
-    hits: list[Dataset] = list(
-        matches.select_related("namespace")
-        .annotate(rank=rank)
-        .order_by("rank", "name", "id")
-        .prefetch_related(
-            Prefetch(
-                "schema_fields",
-                queryset=DatasetField.objects.filter(name__icontains=query).order_by("ordinal"),
-                to_attr="matched_fields",
-            )
-        )[:limit]
-    )
-    total = len(hits) if len(hits) < limit else matches.count()
-    return hits, total
-
-
 def datasets_without_owners(*, limit: int = 100) -> tuple[list[Dataset], int]:
     orphans = Dataset.objects.filter(is_deleted=False, owners=[])
     return (
@@ -181,6 +144,17 @@ def datasets_without_owners(*, limit: int = 100) -> tuple[list[Dataset], int]:
 
 def product_list() -> QuerySet[DataProduct]:
     return DataProduct.objects.select_related("domain", "team").order_by("name", "external_id")
+
+
+def products_of_user(*, user: User, limit: int = 10) -> list[DataProduct]:
+    """Products whose team counts the user among its members (the person tied to the
+    user, in any role)."""
+    return list(
+        DataProduct.objects.filter(team__members__person__user=user)
+        .distinct()
+        .select_related("domain")
+        .order_by("name", "external_id")[:limit]
+    )
 
 
 def product_get(*, external_id: str) -> DataProduct | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import product_views, views
+from catalog import product_views, search_views, views
 
 app_name = "catalog"
 
@@ -10,7 +10,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("datasets/", views.datasets, name="datasets"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset-detail"),
-    path("search/", views.search, name="search"),
+    path("search/", search_views.search, name="search"),
+    path("tags/", search_views.tags, name="tags"),
     path("products/", product_views.products, name="products"),
     path("products/upload/", product_views.product_upload, name="product-upload"),
     path(

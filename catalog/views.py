@@ -1,4 +1,5 @@
-"""Catalog pages: home, datasets, a dataset, search (data products: ``product_views``)."""
+"""Catalog pages: home, datasets, a dataset (data products: ``product_views``; search:
+``search_views``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from catalog import product_selectors, selectors
-from catalog.panels import Panel, Stat, dataset_slot, home_slot, search_slot
+from catalog.panels import Panel, Stat, dataset_slot, home_slot
+from catalog.search import Hit, SearchQuery, backend
 
 PAGE_SIZE = 50
 MAX_PARAM_LENGTH = 200
@@ -33,6 +35,12 @@ def panel_context(request: HttpRequest, panels: list[Panel]) -> dict[str, Any]:
     }
 
 
+def popular_products(*, limit: int) -> list[Hit]:
+    """The top products by the engine's rank (how much they are read), from the index."""
+    query = SearchQuery(filters={"type": ["product"]}, page_size=limit, facets=False)
+    return backend().search(query).hits
+
+
 def home(request: HttpRequest) -> HttpResponse:
     counts = selectors.catalog_counts()
     panels = panel_context(request, home_slot.panels(None))
@@ -52,6 +60,12 @@ def home(request: HttpRequest) -> HttpResponse:
             "recent_datasets": selectors.datasets_recently_updated(limit=10),
             "product_counts": [c for c in product_counts if c.count],
             "recent_products": product_selectors.products_recently_updated(limit=5),
+            "popular_products": popular_products(limit=5),
+            "my_products": (
+                selectors.products_of_user(user=request.user)
+                if request.user.is_authenticated
+                else []
+            ),
             "ingest_url": request.build_absolute_uri("/api/v1/lineage"),
             "base_url": request.build_absolute_uri("/").rstrip("/"),
             **panels,
@@ -99,18 +113,3 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             **panel_context(request, dataset_slot.panels(dataset)),
         },
     )
-
-
-def search(request: HttpRequest) -> HttpResponse:
-    query = query_param(request, "q")
-    context: dict[str, Any] = {"q": query}
-    if query:
-        hits, total = selectors.dataset_search(query=query)
-        panels = search_slot.panels(query)
-        context.update(
-            datasets=hits,
-            dataset_total=total,
-            stats=[Stat("datasets", total, "#datasets"), *(s for p in panels for s in p.stats)],
-            **panel_context(request, panels),
-        )
-    return render(request, "catalog/search.html", context)

@@ -12,7 +12,6 @@ class LineageConfig(AppConfig):
             register_dataset_panel,
             register_home_panel,
             register_product_panel,
-            register_search_panel,
         )
         from catalog.search.documents import register_enricher, register_source
         from lineage import search, selectors, views
@@ -26,4 +25,3 @@ class LineageConfig(AppConfig):
         register_home_panel(views.home_panel)
         register_dataset_panel(views.dataset_panel)
         register_product_panel(views.product_panel)
-        register_search_panel(views.search_panel)

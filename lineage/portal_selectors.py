@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.query import QuerySet
 
@@ -206,25 +206,6 @@ def source_code_lines(location: dict[str, object]) -> list[SourceLine]:
         is_link = key in {"url", "repoUrl"} and text.startswith(("https://", "http://"))
         lines.append(SourceLine(key, text, text if is_link else ""))
     return lines
-
-
-def job_search(*, query: str, limit: int = 50) -> tuple[list[Job], int]:
-    matches = Job.objects.filter(
-        Q(name__icontains=query) | Q(description__icontains=query) | Q(sql__icontains=query)
-    )
-    rank = Case(
-        When(name__iexact=query, then=Value(0)),
-        When(name__icontains=query, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
-    hits: list[Job] = list(
-        matches.select_related("namespace", "latest_run")
-        .annotate(rank=rank)
-        .order_by("rank", "name", "id")[:limit]
-    )
-    total = len(hits) if len(hits) < limit else matches.count()
-    return hits, total
 
 
 # --- a dataset (panel on the catalog page) ----------------------------------------------

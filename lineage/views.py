@@ -132,12 +132,3 @@ def product_panel(product: DataProduct) -> Panel | None:
     if not datasets and preview is None:
         return None
     return Panel("lineage/panels/product.html", {"datasets": datasets, "preview": preview})
-
-
-def search_panel(query: str) -> Panel:
-    jobs, total = selectors.job_search(query=query)
-    return Panel(
-        "lineage/panels/search.html",
-        {"jobs": jobs, "total": total, "q": query},
-        stats=[Stat("jobs", total, "#jobs")],
-    )

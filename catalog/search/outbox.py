@@ -106,7 +106,7 @@ def _new_tags(engine: SearchBackend, documents: list[SearchDocument]) -> list[Se
         for name in ("tag", "classification")
         for word in doc.facets.get(name, [])
     }
-    new = words - engine.existing(words)
+    new = words - {doc.id for doc in documents} - engine.existing(words)
     return documents_for(new)[0] if new else []
 
 

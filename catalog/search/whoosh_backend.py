@@ -251,7 +251,9 @@ class WhooshBackend(SearchBackend):
         try:
             for doc_id in removed:
                 changed += writer.delete_by_term("id", doc_id) or 0
-            for doc in documents:
+            # One document per id: whoosh's update only replaces what was committed before,
+            # so the same id twice in one commit would be indexed twice.
+            for doc in {doc.id: doc for doc in documents}.values():
                 writer.update_document(**document_fields(doc))
                 changed += 1
         except BaseException:
@@ -325,6 +327,10 @@ class WhooshBackend(SearchBackend):
         weighting = searcher.weighting
         weighting.ranks = _Leaves(searcher, self.cache).ranks()
         results = _top(searcher, wq.And(clauses), limit)
+        if results.is_empty() and len(last) >= 5:
+            # Nothing starts so: the word may be misspelt; ask as a search would.
+            query = TextQuery(ParsedText(words=words), reader).build()
+            results = _top(searcher, query, limit) if query is not None else results
         return [
             Suggestion(hit["name"], hit["type"], hit["url"], hit.get("subtitle", ""))
             for hit in results

@@ -211,6 +211,11 @@ class TextQuery:
             self.corrected.setdefault(word, [])
             self.corrected[word] = sorted({*self.corrected[word], *terms})
             found += [wq.Term(field, t, boost=BOOSTS[field] * FUZZY_BOOST) for t in terms]
+        # The corrected words in prose too: they match there, and the snippet marks them.
+        found += [
+            wq.Term("description", stem(t), boost=BOOSTS["description"] * FUZZY_BOOST)
+            for t in self.corrected[word]
+        ]
         return found
 
     def _known(self, word: str) -> bool:

@@ -1,4 +1,5 @@
-"""The catalog pages: home, datasets, a dataset, search; and the panel registry."""
+"""The catalog pages: home, datasets, a dataset; and the panel registry (search pages:
+``test_search_pages``)."""
 
 from __future__ import annotations
 
@@ -283,75 +284,6 @@ def test_the_dataset_page_query_count_does_not_grow_with_runs_and_fields(
     with django_assert_max_num_queries(24):
         response = client.get(url)
     assert b"job_14" in response.content
-
-
-# --- search ---------------------------------------------------------------------------
-
-
-def test_an_empty_search_shows_a_hint(client: Client) -> None:
-    response = client.get("/search/")
-    assert response.status_code == 200
-    assert b"Type what you are looking for." in response.content
-
-
-def test_search_finds_datasets_by_name_description_and_field_and_jobs_by_sql(
-    client: Client,
-) -> None:
-    ingest(
-        job=("dbt", "build_mart"),
-        job_facets={"sql": {"query": "SELECT customer_id FROM shop.orders"}},
-        outputs=[
-            ref("mart.revenue", schema=schema({"name": "customer_id", "type": "INT"})),
-            ref("mart.other", documentation={"description": "Per customer_id totals"}),
-            ref("mart.unrelated"),
-        ],
-    )
-
-    text = client.get("/search/", {"q": "customer_id"}).content.decode()
-
-    assert "mart.revenue" in text and "mart.other" in text
-    assert "mart.unrelated" not in text
-    assert "<code>customer_id</code>" in text
-    assert 'id="jobs"' in text and "build_mart" in text
-    assert "2 datasets" in text and "1 jobs" in text
-
-
-def test_search_ranks_name_matches_first(client: Client) -> None:
-    ingest(
-        outputs=[
-            ref("a_table", documentation={"description": "Joined with orders"}),
-            ref("z_orders"),
-        ]
-    )
-    text = client.get("/search/", {"q": "orders"}).content.decode()
-    assert text.index("z_orders") < text.index("a_table")
-
-
-def test_search_says_when_nothing_matches(client: Client) -> None:
-    text = client.get("/search/", {"q": "nothing-like-it"}).content.decode()
-    assert "No dataset name, description or field contains “nothing-like-it”" in text
-    assert "No job name, description or SQL contains" in text
-
-
-@pytest.mark.parametrize("query", ["%", "_", "\x00", "x" * 10_000, "' OR 1=1 --"])
-def test_search_never_fails_on_odd_queries(client: Client, query: str) -> None:
-    ingest(outputs=[ref("shop.orders")])
-    assert client.get("/search/", {"q": query}).status_code == 200
-
-
-def test_the_search_query_count_does_not_grow_with_hits(
-    client: Client, django_assert_max_num_queries: Any
-) -> None:
-    for i in range(60):
-        ingest(
-            job=("etl", f"orders_job_{i}"),
-            outputs=[ref(f"orders_{i}", schema=schema({"name": "orders_id", "type": "INT"}))],
-        )
-    with django_assert_max_num_queries(5):
-        response = client.get("/search/", {"q": "orders"})
-    text = response.content.decode()
-    assert "Showing the first 50 of 60 datasets" in text
-    assert "Showing the first 50 of 60 jobs" in text
 
 
 # --- the panel registry ----------------------------------------------------------------

@@ -103,6 +103,11 @@ class TestWriting:
         assert ids(mesh, "retention") == ["product:1"]
         assert mesh.stats()["documents"] == len(MESH)
 
+    def test_an_id_twice_in_one_commit_is_one_document(self, engine: SearchBackend) -> None:
+        engine.apply([doc("tag:orders", "orders"), doc("tag:orders", "orders")])
+        assert engine.stats()["documents"] == 1
+        assert ids(engine, "orders") == ["tag:orders"]
+
     def test_removed_documents_are_gone_at_once(self, mesh: SearchBackend) -> None:
         mesh.remove(["dataset:2"])
         assert "dataset:2" not in ids(mesh, "orders")
@@ -176,6 +181,8 @@ class TestMatching:
         results = mesh.search(SearchQuery(text="custmer"))
         assert "product:1" in [h.id for h in results.hits]
         assert results.corrected == {"custmer": ["customer"]}
+        snippet = next(h.snippet for h in results.hits if h.id == "dataset:1")
+        assert '<mark class="match term0">customer</mark>' in snippet
 
     def test_a_typo_never_outranks_a_real_match(self, engine: SearchBackend) -> None:
         engine.apply([doc("dataset:1", "carts"), doc("dataset:2", "charts")])
@@ -294,6 +301,9 @@ class TestSuggest:
 
     def test_earlier_words_narrow_the_suggestions(self, mesh: SearchBackend) -> None:
         assert [s.text for s in mesh.suggest("etl load")] == ["etl.load_customers"]
+
+    def test_a_misspelt_word_is_suggested_as_corrected(self, mesh: SearchBackend) -> None:
+        assert "Customer 360" in [s.text for s in mesh.suggest("custmer")]
 
     def test_nothing_to_suggest_for_nothing(self, mesh: SearchBackend) -> None:
         assert mesh.suggest("") == []

@@ -10,6 +10,8 @@ from django.core.cache import caches
 from django.core.management import call_command
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from catalog.search.outbox import search_outbox_drain
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -27,6 +29,7 @@ def demo_mesh(transactional_db: None) -> None:
     make Django refuse database calls from this thread)."""
     caches["graph"].clear()
     call_command("load_demo", "--no-progress", stdout=StringIO())
+    search_outbox_drain(wait=True)  # what the worker would index: pages search as in use
 
 
 @pytest.fixture
