@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 
 from whoosh.analysis import (
+    STOP_WORDS,
     Filter,
     LowercaseFilter,
     NgramFilter,
@@ -51,7 +52,11 @@ def camel_words(piece: str) -> list[str]:
         prev, char = piece[i - 1], piece[i]
         upper_after_lower = char.isupper() and (prev.islower() or prev.isdigit())
         acronym_end = (
-            char.isupper() and prev.isupper() and i + 1 < len(piece) and piece[i + 1].islower()
+            char.isupper()
+            and prev.isupper()
+            and i + 1 < len(piece)
+            and piece[i + 1].islower()
+            and piece[i + 1 :] != "s"  # a plural acronym (``KPIs``) stays one word
         )
         letter_after_digit_run = char.isalpha() and prev.isdigit() and not piece[start].isdigit()
         if upper_after_lower or acronym_end or (letter_after_digit_run and char.isupper()):
@@ -211,6 +216,10 @@ class StripFilter(Filter):
             token.text = token.text.strip()
             if token.text:
                 yield token
+
+
+def is_stop_word(word: str) -> bool:
+    return word in STOP_WORDS
 
 
 def stem(word: str) -> str:

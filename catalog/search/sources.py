@@ -34,7 +34,7 @@ from catalog.search.base import SearchDocument
 from catalog.search.documents import DocumentSource, register_source
 from catalog.tags import says_pii, tag_value, tag_words
 
-PII = "PII"
+PII = "pii"  # facet values are lowercase, like the contracts' classifications
 MAX_COLUMNS = 2000
 MAX_TEXT = 20_000
 

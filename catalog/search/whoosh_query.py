@@ -28,11 +28,13 @@ from whoosh import query as wq
 from whoosh.analysis import RegexTokenizer
 from whoosh.reading import IndexReader
 from whoosh.scoring import BM25F
+from whoosh.support.levenshtein import damerau_levenshtein
 
 from catalog.search.analysis import (
     PREFIX_MAX,
     identifier_analyzer,
     identifier_parts,
+    is_stop_word,
     keyword_analyzer,
     prefix_analyzer,
     prose_analyzer,
@@ -207,7 +209,7 @@ class TextQuery:
         maxdist = 2 if len(word) >= 8 else 1
         found: list[wq.Query] = []
         for field in ("name", "columns"):
-            terms = sorted(self.reader.terms_within(field, word, maxdist, prefix=1))[:8]
+            terms = sorted(_terms_within(self.reader, field, word, maxdist))[:8]
             self.corrected.setdefault(word, [])
             self.corrected[word] = sorted({*self.corrected[word], *terms})
             found += [wq.Term(field, t, boost=BOOSTS[field] * FUZZY_BOOST) for t in terms]
@@ -232,8 +234,14 @@ class TextQuery:
         clauses: list[wq.Query] = [
             wq.Phrase(field, words, boost=BOOSTS[field]) for field in IDENTIFIER_FIELDS
         ]
-        stems = [stem(w) for w in words]
-        clauses += [wq.Phrase(field, stems, boost=BOOSTS[field]) for field in PROSE_FIELDS]
+        # Prose drops stop words when indexed (keeping positions): so does the phrase,
+        # allowing a gap where each one was (``cost of goods``).
+        stems = [stem(w) for w in words if not is_stop_word(w)]
+        slop = 1 + len(words) - len(stems)
+        if len(stems) > 1:
+            clauses += [
+                wq.Phrase(field, stems, slop=slop, boost=BOOSTS[field]) for field in PROSE_FIELDS
+            ]
         return wq.Or(clauses)
 
     def _fielded(self, field: str, word: str) -> wq.Query:
@@ -246,6 +254,20 @@ class TextQuery:
         if field == "text":  # ``description:`` means any prose
             clauses += self._fielded("description", word).subqueries  # type: ignore[attr-defined]
         return wq.Or(clauses)
+
+
+def _terms_within(reader: IndexReader, field: str, word: str, maxdist: int) -> set[str]:
+    """Terms within ``maxdist`` edits, segment by segment: a segment reader walks its
+    lexicon with an automaton, where a multi-segment reader would compute the distance to
+    every term in Python."""
+    # The automaton counts a swap of two letters as two edits; people make swaps as one.
+    near = {
+        term
+        for leaf, _ in reader.leaf_readers()
+        if leaf.segment() is not None
+        for term in leaf.terms_within(field, word, maxdist + 1, prefix=1)
+    }
+    return {term for term in near if damerau_levenshtein(word, term) <= maxdist}
 
 
 def filter_query(

@@ -188,6 +188,15 @@ class TestMatching:
         engine.apply([doc("dataset:1", "carts"), doc("dataset:2", "charts")])
         assert ids(engine, "charts") == ["dataset:2"]
 
+    def test_swapped_letters_count_as_one_typo(self, engine: SearchBackend) -> None:
+        engine.apply([doc("dataset:1", "ledger")])
+        assert ids(engine, "ledgre") == ["dataset:1"]
+
+    def test_phrases_skip_the_stop_words_prose_leaves_out(self, engine: SearchBackend) -> None:
+        engine.apply([doc("dataset:1", "x", description="Cost of goods sold, per month.")])
+        assert ids(engine, '"cost of goods sold"') == ["dataset:1"]
+        assert ids(engine, '"goods of cost"') == []
+
     def test_short_words_are_not_corrected(self, mesh: SearchBackend) -> None:
         assert ids(mesh, "ordr") == []
 
