@@ -171,7 +171,9 @@ class TextQuery:
         self.corrected: dict[str, list[str]] = {}
 
     def build(self, *, every_word: bool = True) -> wq.Query | None:
-        clauses = [self._word(word) for word in self.parsed.words]
+        # Stop words are in no prose: requiring them would turn "cost of goods" into nothing.
+        words = [w for w in self.parsed.words if not is_stop_word(w.lower())]
+        clauses = [self._word(word) for word in words or self.parsed.words]
         clauses += [self._phrase(text) for text in self.parsed.phrases]
         clauses += [self._fielded(name, word) for name, word in self.parsed.fielded]
         if not clauses:

@@ -196,6 +196,8 @@ class TestMatching:
         engine.apply([doc("dataset:1", "x", description="Cost of goods sold, per month.")])
         assert ids(engine, '"cost of goods sold"') == ["dataset:1"]
         assert ids(engine, '"goods of cost"') == []
+        results = engine.search(SearchQuery(text="cost of goods"))
+        assert [h.id for h in results.hits] == ["dataset:1"] and not results.relaxed
 
     def test_short_words_are_not_corrected(self, mesh: SearchBackend) -> None:
         assert ids(mesh, "ordr") == []
