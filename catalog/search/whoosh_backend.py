@@ -37,6 +37,7 @@ from whoosh.searching import Results, Searcher
 from catalog.search.analysis import PREFIX_MAX, identifier_forms, identifier_parts
 from catalog.search.base import (
     FACETS,
+    SORTS,
     TYPES,
     FacetValue,
     Hit,
@@ -188,6 +189,7 @@ class WhooshBackend(SearchBackend):
         self._local = threading.local()
         self._thread_lock = threading.Lock()
         self._schema = schema()
+        self._index: tuple[str, FileIndex] | None = None
         self._setup()
 
     # --- storage (overridden in RAM) --------------------------------------------------
@@ -223,7 +225,12 @@ class WhooshBackend(SearchBackend):
         name = self._current_name()
         if name is None:
             raise RuntimeError(f"The search index at {self.path} has no CURRENT index.")
-        return name, FileStorage(str(self.path / name)).open_index(schema=self._schema)
+        if self._index is None or self._index[0] != name:
+            # One index object per directory: it reads its latest commit when asked, so
+            # a search needs only CURRENT and the directory listing, not a reopen.
+            index = FileStorage(str(self.path / name)).open_index(schema=self._schema)
+            self._index = (name, index)
+        return self._index
 
     @contextmanager
     def writer_lock(self, blocking: bool = True) -> Iterator[bool]:
@@ -294,6 +301,8 @@ class WhooshBackend(SearchBackend):
         if held is not None:
             held[2].close()
         searcher = ix.searcher(weighting=RankedBM25F())
+        # The documents' ranks, in docnum order, for as long as this searcher lives.
+        searcher.weighting.ranks = _Leaves(searcher, self.cache).ranks()
         self._local.held = (name, generation, searcher)
         return searcher
 
@@ -324,8 +333,6 @@ class WhooshBackend(SearchBackend):
                 ]
             )
         )
-        weighting = searcher.weighting
-        weighting.ranks = _Leaves(searcher, self.cache).ranks()
         results = _top(searcher, wq.And(clauses), limit)
         if results.is_empty() and len(last) >= 5:
             # Nothing starts so: the word may be misspelt; ask as a search would.
@@ -499,7 +506,7 @@ class _Search:
         self.scored = True
 
     def run(self) -> SearchResults:
-        if self.query.sort not in ("relevance", "name", "updated"):
+        if self.query.sort not in SORTS:
             raise QueryError("sort", "Sort by relevance, name or updated.")
         relaxed = False
         text_q = self.text.build(every_word=True)
@@ -530,7 +537,6 @@ class _Search:
     def _collect(self, text_q: wq.Query | None) -> Results:
         query = self._combined(text_q, self.filters)
         end = self.query.page * self.query.page_size
-        self.searcher.weighting.ranks = self.leaves.ranks()
         sort = self.query.sort
         if sort == "relevance" and text_q is None:
             sort = "rank"  # browsing without words: the most important first
@@ -545,6 +551,8 @@ class _Search:
     def _hits(self, results: Results) -> list[Hit]:
         start = (self.query.page - 1) * self.query.page_size
         words = self._match_words()
+        results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60)
+        results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
         hits = []
         for index in range(start, min(len(results), start + self.query.page_size)):
             stored = results[index]
@@ -577,8 +585,6 @@ class _Search:
         if not description:
             return ""
         if not self.parsed.is_empty:
-            results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60)
-            results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
             marked = results[index].highlights("description", text=description, top=2)
             if marked:
                 return marked
