@@ -8,15 +8,16 @@ from the datasets its output ports bind. Registered from ``LineageConfig.ready()
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from catalog.models import Dataset, Domain, PortBinding
+from catalog.models import Domain, PortBinding
 from catalog.search.base import SearchDocument
-from catalog.search.sources import ModelSource, int_keys, owner_name, platform
+from catalog.search.sources import ModelSource, dataset_pks, int_keys, owner_name, platform
 from catalog.tags import tag_words
 from lineage.models import Direction, Job, JobDataset, Run, RunDataset, RunState
 
@@ -96,12 +97,7 @@ def _job_domains(pks: Sequence[int]) -> dict[int, Domain]:
 def _readers_of_outputs(pks: Sequence[int]) -> dict[int, int]:
     """How many other jobs read what each job writes."""
     outputs = JobDataset.objects.filter(job_id__in=pks, direction=Direction.OUTPUT)
-    rows = JobDataset.objects.filter(
-        dataset_id__in=outputs.values("dataset_id"), direction=Direction.INPUT
-    ).values_list("dataset_id", "job_id")
-    readers: dict[int, set[int]] = defaultdict(set)
-    for dataset, job in rows:
-        readers[dataset].add(job)
+    readers = _readers(outputs.values("dataset_id"))
     found: dict[int, set[int]] = defaultdict(set)
     for job, dataset in outputs.values_list("job_id", "dataset_id"):
         found[job] |= readers.get(dataset, set()) - {job}
@@ -126,9 +122,10 @@ def _recent_successes(key: str, pks: Sequence[int]) -> dict[int, int]:
     )
 
 
-def _readers(dataset_pks: Sequence[int]) -> dict[int, set[int]]:
+def _readers(datasets: Iterable[int] | QuerySet[Any]) -> dict[int, set[int]]:
+    """The jobs reading each dataset (primary keys, or a query of them)."""
     rows = JobDataset.objects.filter(
-        dataset_id__in=dataset_pks, direction=Direction.INPUT
+        dataset_id__in=datasets, direction=Direction.INPUT
     ).values_list("dataset_id", "job_id")
     found: dict[int, set[int]] = defaultdict(set)
     for dataset, job in rows:
@@ -151,14 +148,7 @@ def enrich_products(documents: dict[str, SearchDocument]) -> None:
     bindings = PortBinding.objects.filter(
         port__product_id__in=int_keys(list(documents)), port__direction="output"
     ).values_list("port__product_id", "namespace", "name")
-    pairs = {(ns, name) for _, ns, name in bindings}
-    datasets = {
-        (ns, name): pk
-        for pk, ns, name in Dataset.objects.filter(
-            namespace__name__in={ns for ns, _ in pairs}, name__in={n for _, n in pairs}
-        ).values_list("pk", "namespace__name", "name")
-        if (ns, name) in pairs
-    }
+    datasets = dataset_pks({(ns, name) for _, ns, name in bindings})
     readers = _readers(list(datasets.values()))
     runs = _recent_successes("dataset_id", list(datasets.values()))
     jobs: dict[int, set[int]] = defaultdict(set)

@@ -60,13 +60,17 @@ def register_enricher(doc_type: str, enricher: Enricher) -> Enricher:
     return enricher
 
 
-def sources() -> dict[str, DocumentSource]:
-    return dict(_sources)
-
-
 def split_id(doc_id: str) -> tuple[str, str]:
     doc_type, _, key = doc_id.partition(":")
     return doc_type, key
+
+
+def _keys_by_type(doc_ids: Iterable[str]) -> dict[str, list[str]]:
+    by_type: dict[str, list[str]] = {}
+    for doc_id in doc_ids:
+        doc_type, key = split_id(doc_id)
+        by_type.setdefault(doc_type, []).append(key)
+    return by_type
 
 
 def _enrich(doc_type: str, documents: list[SearchDocument]) -> list[SearchDocument]:
@@ -81,11 +85,7 @@ def expand(doc_ids: Iterable[str]) -> set[str]:
     """The ids and the ids of what shows something of them (one level: enough, as
     ``related`` already names everything that shows a document)."""
     wanted = set(doc_ids)
-    by_type: dict[str, list[str]] = {}
-    for doc_id in wanted:
-        doc_type, key = split_id(doc_id)
-        by_type.setdefault(doc_type, []).append(key)
-    for doc_type, keys in by_type.items():
+    for doc_type, keys in _keys_by_type(wanted).items():
         if source := _sources.get(doc_type):
             wanted |= source.related(sorted(keys))
     return wanted
@@ -93,13 +93,9 @@ def expand(doc_ids: Iterable[str]) -> set[str]:
 
 def documents_for(doc_ids: Iterable[str]) -> tuple[list[SearchDocument], list[str]]:
     """The documents to index and the ids to remove, for some document ids."""
-    by_type: dict[str, list[str]] = {}
-    for doc_id in doc_ids:
-        doc_type, key = split_id(doc_id)
-        by_type.setdefault(doc_type, []).append(key)
     documents: list[SearchDocument] = []
     removed: list[str] = []
-    for doc_type, keys in sorted(by_type.items()):
+    for doc_type, keys in sorted(_keys_by_type(doc_ids).items()):
         source = _sources.get(doc_type)
         built = _enrich(doc_type, source.build(sorted(keys))) if source else []
         documents += built

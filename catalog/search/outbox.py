@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Max, Min
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from catalog.models import SearchOutbox
@@ -64,10 +63,9 @@ def search_outbox_drain(
     *,
     engine: SearchBackend | None = None,
     batch: int | None = None,
-    max_batches: int | None = None,
     wait: bool = False,
 ) -> DrainReport:
-    """Apply queued changes until the outbox is empty (or ``max_batches`` are done).
+    """Apply queued changes until the outbox is empty.
 
     Without ``wait``, returns at once (``skipped``) when another writer is at work.
     """
@@ -78,10 +76,7 @@ def search_outbox_drain(
         if not got:
             report.skipped = True
             return report
-        while max_batches is None or report.batches < max_batches:
-            done = _drain_batch(engine, size)
-            if not done.rows:
-                break
+        while (done := _drain_batch(engine, size)).rows:
             report += done
     return report
 
@@ -113,14 +108,11 @@ def _new_tags(engine: SearchBackend, documents: list[SearchDocument]) -> list[Se
 def search_status(engine: SearchBackend | None = None) -> dict[str, Any]:
     """How far the index is behind the database: queued rows and the oldest one's age."""
     engine = engine or backend()
-    queued = SearchOutbox.objects.aggregate(
-        oldest=Min("created_at"), newest=Max("created_at"), last=Max("id")
-    )
-    count = SearchOutbox.objects.count()
+    queued = SearchOutbox.objects.aggregate(oldest=Min("created_at"), count=Count("id"))
     oldest: datetime | None = queued["oldest"]
     return {
         "lag": {
-            "queued": count,
+            "queued": queued["count"],
             "oldest_queued_at": oldest.isoformat() if oldest else None,
             "seconds": round((timezone.now() - oldest).total_seconds(), 3) if oldest else 0.0,
         },
@@ -134,7 +126,6 @@ class OutboxWriter(threading.Thread):
 
     _started: OutboxWriter | None = None
     _lock = threading.Lock()
-    last_drain: float | None = None
     last_error: str = ""
 
     def __init__(self, poll_seconds: float) -> None:
@@ -169,15 +160,3 @@ class OutboxWriter(threading.Thread):
                 idle = True
             if idle:
                 self.stopping.wait(self.poll_seconds if not OutboxWriter.last_error else 5.0)
-
-    def stop(self) -> None:
-        self.stopping.set()
-
-
-def wait_until_drained(timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not SearchOutbox.objects.exists():
-            return True
-        time.sleep(0.05)
-    return False
