@@ -131,11 +131,6 @@ class Hit:
         domain = self.first("domain")
         return self.labels.get(domain, domain)
 
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
-        return data
-
 
 @dataclass
 class SearchResults:
