@@ -1,10 +1,25 @@
 import gc
+import logging
 import os
+import threading
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meshport.settings")
 application = get_wsgi_application()
+
+
+def _warm_search() -> None:
+    """Read the search index's columns ahead of the first search (~1 s at 100k documents)."""
+    from catalog.search import backend
+
+    try:
+        backend().warm()
+    except Exception:  # a missing or broken index is the first search's to report
+        logging.getLogger(__name__).warning("search index not warmed", exc_info=True)
+
+
+threading.Thread(target=_warm_search, name="search-warm", daemon=True).start()
 
 # Everything loaded so far lives as long as the process. Freezing it keeps the cyclic
 # collector's full passes from rescanning it on every request that allocates a lot (a

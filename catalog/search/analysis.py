@@ -3,11 +3,17 @@
 Names in a data catalog are identifiers (``analytics.public.daily_orders``, ``SalesRegion``,
 ``customer-id``), so one token is indexed several ways: whole (``daily_orders``), by its
 dotted segments, and by its parts split on ``_ . - / :`` and camelCase (``daily``,
-``orders``; ``sales``, ``region``). The parts follow each other in position, so that the
-phrase ``sales region`` finds ``SalesRegion`` and ``sales_region`` alike. Prose (descriptions,
-purpose) is split the same way and then stemmed, and an edge n-gram field holds every
-prefix of every name part, so that as-you-type and prefix queries are plain term lookups
-(a wildcard over a large lexicon is what makes other engines slow).
+``orders``; ``sales``, ``region``). Prose (descriptions, purpose) is split the same way
+and then stemmed, and an edge n-gram field holds every prefix of every name part, so that
+as-you-type and prefix queries are plain term lookups (a wildcard over a large lexicon is
+what makes other engines slow).
+
+Phrases are pairs: each two words that follow each other are also indexed as one term
+(``sales region``), so that the phrase ``sales region`` finds ``SalesRegion`` and
+``sales_region`` alike by term lookups, with no positions stored or compared. A longer
+phrase is all of its pairs (``a b c`` = ``a b`` and ``b c``), which is exact but for a
+text holding both pairs apart. Pairs never cross a line: lines are separate identifiers
+(columns) or paragraphs.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
+from itertools import pairwise
 
 from whoosh.analysis import (
     STOP_WORDS,
@@ -37,6 +44,12 @@ PART_SPLIT = re.compile(r"[_$#@]+")
 MAX_TOKEN = 120  # longer tokens (hashes, base64) are kept whole but not split
 PREFIX_MIN = 2
 PREFIX_MAX = 20
+PAIR = " "  # between the words of a pair term: no indexed word holds a space
+
+
+def pair_terms(words: list[str]) -> list[str]:
+    """The pair terms of consecutive words: ``a, b, c`` → ``a b``, ``b c``."""
+    return [f"{first}{PAIR}{second}" for first, second in pairwise(words)]
 
 
 def camel_words(piece: str) -> list[str]:
@@ -131,10 +144,13 @@ class IdentifierTokenizer(Tokenizer):
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         pos = start_pos
+        end = 0
         for match in TOKEN.finditer(value):
             token.text = match.group()
             token.boost = 1.0
             token.stopped = False
+            token.new_line = "\n" in value[end : match.start()]
+            end = match.end()
             if keeporiginal:
                 token.original = token.text
             if positions:
@@ -169,30 +185,63 @@ class IdentifierFilter(Filter):
                 continue
             base = getattr(token, "pos", 0) + shift
             last = 0
-            forms = (
-                identifier_words(token.text) if self.words_only else identifier_forms(token.text)
-            )
+            words = identifier_words(token.text)
+            forms = words if self.words_only else identifier_forms(token.text)
+            word_forms = {form for form, _ in words}
             for form, offset in forms:
                 token.text = form
+                token.word = form in word_forms
                 if token.positions:
                     token.pos = base + offset
                 last = max(last, offset)
                 yield token
+                token.new_line = False  # the token's first form began the line
             shift += last
 
 
-def identifier_analyzer() -> CompositeAnalyzer:
-    """Names, columns, tags and SQL: identifiers whole and split, not stemmed."""
-    return CompositeAnalyzer(IdentifierTokenizer(), IdentifierFilter())
+class PairFilter(Filter):
+    """Adds a pair term for each two words that follow each other (at index time only),
+    spanning both words' characters so that a highlight marks the two as one."""
+
+    is_morph = False
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:  # type: ignore[override]
+        previous: tuple[str, int] | None = None  # the last word and where it starts
+        for token in tokens:
+            yield token
+            if token.mode == "query":
+                continue
+            if getattr(token, "new_line", False):
+                previous = None
+            if not getattr(token, "word", False) or token.stopped:
+                continue
+            start = token.startchar if token.chars else 0
+            if previous is not None:
+                both = token.copy()
+                both.text = f"{previous[0]}{PAIR}{token.text}"
+                both.word = False
+                both.startchar = previous[1]
+                yield both
+            previous = (token.text, start)
+
+
+def identifier_analyzer(pairs: bool = True) -> CompositeAnalyzer:
+    """Names, columns and tags: identifiers whole and split, not stemmed, with pairs.
+    Without pairs: SQL, where a phrase is no use and pairs would double the lexicon."""
+    if not pairs:
+        return CompositeAnalyzer(IdentifierTokenizer(), IdentifierFilter())
+    return CompositeAnalyzer(IdentifierTokenizer(), IdentifierFilter(), PairFilter())
 
 
 def prose_analyzer() -> CompositeAnalyzer:
-    """Descriptions: identifiers split like names, then stop words dropped and stemmed."""
+    """Descriptions: identifiers split like names, then stop words dropped and stemmed;
+    pairs of the stems (``cost of goods`` → ``cost good``)."""
     return CompositeAnalyzer(
         IdentifierTokenizer(),
         IdentifierFilter(),
         StopFilter(minsize=1, renumber=False),
         StemFilter(),
+        PairFilter(),
     )
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -76,7 +76,9 @@ class SearchDocument:
 
     def fingerprint(self) -> str:
         """A hash of the content, so that a check can tell a stale document from a fresh one."""
-        content = asdict(self)
+        # The fields as they are (strings, lists and dicts of strings): ``asdict`` would
+        # deep-copy them first, a third of a rebuild's document building.
+        content = {f.name: getattr(self, f.name) for f in fields(self)}
         content["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
         raw = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
@@ -194,6 +196,14 @@ class SearchBackend:
         progress: Callable[[int], None] | None = None,
     ) -> int:
         raise NotImplementedError
+
+    def warm(self) -> None:
+        """Read ahead what the first search would read (servers call it as they start)."""
+
+    def outdated(self) -> bool:
+        """Whether the index was written in an older format and must be rebuilt (it keeps
+        answering meanwhile)."""
+        return False
 
     def writer_lock(self, blocking: bool = True) -> AbstractContextManager[bool]:
         """Held while writing; yields ``False`` when ``blocking`` is off and it is taken."""

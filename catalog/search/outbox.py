@@ -30,7 +30,7 @@ from django.utils import timezone
 from catalog.models import SearchOutbox
 from catalog.search import backend
 from catalog.search.base import SearchBackend, SearchDocument
-from catalog.search.documents import documents_for, expand
+from catalog.search.documents import all_documents, documents_for, expand
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,24 @@ def _new_tags(engine: SearchBackend, documents: list[SearchDocument]) -> list[Se
     return documents_for(new)[0] if new else []
 
 
+def search_upgrade(engine: SearchBackend | None = None) -> bool:
+    """Rebuild an index written in an older format; ``False`` when it is current.
+
+    Searches keep answering from the old index until the new one is swapped in, and
+    changes queued meanwhile wait in the outbox.
+    """
+    engine = engine or backend()
+    if not engine.outdated():
+        return False
+    with engine.writer_lock():
+        if not engine.outdated():  # another process rebuilt it while this one waited
+            return False
+        log.warning("The search index is in an older format: rebuilding it from the database.")
+        count = engine.rebuild(all_documents())
+    log.warning("The search index is rebuilt: %d documents.", count)
+    return True
+
+
 def search_status(engine: SearchBackend | None = None) -> dict[str, Any]:
     """How far the index is behind the database: queued rows and the oldest one's age."""
     engine = engine or backend()
@@ -148,9 +166,13 @@ class OutboxWriter(threading.Thread):
         return {"running_here": running, "last_error": cls.last_error}
 
     def run(self) -> None:
+        upgraded = False
         while not self.stopping.is_set():
             try:
                 close_old_connections()
+                if not upgraded:
+                    search_upgrade()
+                    upgraded = True
                 report = search_outbox_drain()
                 OutboxWriter.last_error = ""
                 idle = not report.rows

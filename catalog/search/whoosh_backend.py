@@ -7,34 +7,38 @@ checks ``CURRENT`` and moves to the new index at once. ``writer.lock`` (an ``flo
 the kernel releases if the writer dies) admits one writer across processes: whoosh's own
 lock makes a second writer fail, and its ``AsyncWriter`` loses documents across processes.
 
-Searchers are kept per thread and refreshed when the index has a new commit. Facet values
-and document ranks are read from whoosh columns once per *segment* and cached: segments
-never change, so a commit only costs reading its own new, small segment.
+Searchers are kept per thread and refreshed when the index has a new commit, each with a
+:class:`~catalog.search.arrays.Snapshot` that evaluates queries over whole posting lists.
+Facet values, document ranks and field lengths are read from whoosh columns once per
+*segment* and cached: segments never change, so a commit only costs reading its own new,
+small segment. An index directory records the schema version it was written with; one in
+an older version keeps answering until the outbox writer has rebuilt it.
 """
 
 from __future__ import annotations
 
-import bisect
 import fcntl
 import os
 import shutil
 import threading
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from whoosh import collectors, highlight
+import numpy as np
+from whoosh import highlight
 from whoosh import query as wq
 from whoosh.filedb.filestore import FileStorage, RamStorage
 from whoosh.index import FileIndex
-from whoosh.searching import Results, Searcher
+from whoosh.scoring import BM25F
+from whoosh.searching import Searcher
 
 from catalog.search.analysis import PREFIX_MAX, identifier_forms, identifier_parts
+from catalog.search.arrays import K1, B, Mask, Matches, SegmentFacets, Snapshot, facet_arrays
 from catalog.search.base import (
     FACETS,
     SORTS,
@@ -50,55 +54,54 @@ from catalog.search.base import (
 )
 from catalog.search.query import ParsedText, parse, validate_filters
 from catalog.search.whoosh_query import (
+    EXACT,
+    FIELD_B,
     KV,
+    SCHEMA_VERSION,
+    SCORED_FIELDS,
     SEP,
-    RankedBM25F,
     TextQuery,
     document_fields,
-    filter_query,
+    facet_filter,
     schema,
+    type_filter,
 )
 
 SNIPPET_CHARS = 220
+FORMAT_FILE = "FORMAT"  # in each index directory: the SCHEMA_VERSION it was written with
 MAX_MATCHED_COLUMNS = 8
 WRITER_MB = 256
 
 
 class SegmentCache:
-    """Per-segment lists read from whoosh columns: value of a column for each local doc."""
+    """What is read or derived from one segment's columns, by segment: segments never
+    change, so a new commit reads only its own."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 1024) -> None:
         self._lists: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
         self.size = size
 
     def column(self, reader: Any, name: str, convert: Callable[[Any], Any]) -> Any:
-        if not reader.has_column(name):  # an empty index
-            return []
-        return self.derived(reader, name, lambda: [convert(v) for v in reader.column_reader(name)])
+        """A column's value for each document of a segment."""
+        return self.derived(reader, name, lambda: [convert(v) for v in _column(reader, name)])
 
-    def facet(self, reader: Any, facet: str) -> list[tuple[str, ...]]:
-        """One facet's values for each doc of a segment, split out of ``c_facets``."""
-
-        def split() -> list[tuple[str, ...]]:
-            rows = self.column(reader, "c_facets", _pairs)
-            return [row.get(facet, ()) for row in rows]
-
-        return self.derived(reader, f"facet:{facet}", split)  # type: ignore[no-any-return]
-
-    def totals(self, reader: Any, facet: str) -> Counter[str]:
-        """Value counts over every document of a segment, deleted ones included."""
+    def facets(self, reader: Any) -> SegmentFacets:
+        """Every facet's values of a segment's documents, as arrays (``c_facets``)."""
         return self.derived(  # type: ignore[no-any-return]
             reader,
-            f"totals:{facet}",
-            lambda: Counter(chain.from_iterable(self.facet(reader, facet))),
+            "facets",
+            lambda: facet_arrays(
+                (term.split(KV, 1) for term in _split(value) if KV in term)
+                for value in _column(reader, "c_facets")
+            ),
         )
 
     def labels(self, reader: Any) -> dict[str, str]:
         def merge() -> dict[str, str]:
             found: dict[str, str] = {}
-            for pairs in self.column(reader, "c_labels", _split):
-                found.update(pair.split(KV, 1) for pair in pairs if KV in pair)
+            for value in _column(reader, "c_labels"):
+                found.update(pair.split(KV, 1) for pair in _split(value) if KV in pair)
             return found
 
         return self.derived(reader, "labels", merge)  # type: ignore[no-any-return]
@@ -120,62 +123,12 @@ class SegmentCache:
         return values
 
 
-def _split(value: bytes) -> tuple[str, ...]:
-    return tuple(value.decode().split(SEP)) if value else ()
+def _column(reader: Any, name: str) -> Iterable[Any]:
+    return reader.column_reader(name) if reader.has_column(name) else ()  # none: empty index
 
 
-def _pairs(value: bytes) -> dict[str, tuple[str, ...]]:
-    found: dict[str, list[str]] = {}
-    for term in _split(value):
-        name, _, facet_value = term.partition(KV)
-        found.setdefault(name, []).append(facet_value)
-    return {name: tuple(values) for name, values in found.items()}
-
-
-class _Leaves:
-    """A searcher's segments with their doc offsets, for per-segment column lookups."""
-
-    def __init__(self, searcher: Searcher, cache: SegmentCache) -> None:
-        self.leaves = list(searcher.reader().leaf_readers())
-        self.offsets = [offset for _, offset in self.leaves]
-        self.cache = cache
-
-    def ranks(self) -> list[float]:
-        return list(
-            chain.from_iterable(
-                self.cache.column(reader, "rank", float) for reader, _ in self.leaves
-            )
-        )
-
-    def count(self, docnums: Sequence[int], facet: str) -> Counter[str]:
-        """How many of ``docnums`` (sorted, global) have each value of ``facet``.
-
-        Where the matches are most of a segment (browsing, broad filters), the segment's
-        cached totals minus the non-matching documents are counted instead: the work is
-        bounded by the smaller side.
-        """
-        counter: Counter[str] = Counter()
-        for index, (reader, offset) in enumerate(self.leaves):
-            end = self.offsets[index + 1] if index + 1 < len(self.leaves) else None
-            lo = bisect.bisect_left(docnums, offset)
-            hi = len(docnums) if end is None else bisect.bisect_left(docnums, end)
-            if lo == hi:
-                continue
-            values = self.cache.facet(reader, facet)
-            local = [d - offset for d in docnums[lo:hi]]
-            if len(local) * 2 < len(values):
-                counter.update(chain.from_iterable(map(values.__getitem__, local)))
-                continue
-            rest = set(range(len(values))).difference(local)
-            counter.update(self.cache.totals(reader, facet))
-            counter.subtract(chain.from_iterable(map(values.__getitem__, rest)))
-        return +counter
-
-    def labels(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for reader, _ in self.leaves:
-            found.update(self.cache.labels(reader))
-        return found
+def _split(value: bytes) -> list[str]:
+    return value.decode().split(SEP) if value else []
 
 
 class WhooshBackend(SearchBackend):
@@ -211,7 +164,16 @@ class WhooshBackend(SearchBackend):
     def _create(self) -> str:
         name = f"index-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
         FileStorage(str(self.path / name)).create().create_index(self._schema)
+        (self.path / name / FORMAT_FILE).write_text(f"{SCHEMA_VERSION}\n")
         return name
+
+    def outdated(self) -> bool:
+        name = self._current_name()
+        try:
+            written = (self.path / str(name) / FORMAT_FILE).read_text().strip()
+        except FileNotFoundError:
+            written = ""
+        return name is not None and written != str(SCHEMA_VERSION)
 
     def _switch_to(self, name: str) -> None:
         pointer = self.path / f"CURRENT.{os.getpid()}.tmp"
@@ -228,7 +190,10 @@ class WhooshBackend(SearchBackend):
         if self._index is None or self._index[0] != name:
             # One index object per directory: it reads its latest commit when asked, so
             # a search needs only CURRENT and the directory listing, not a reopen.
-            index = FileStorage(str(self.path / name)).open_index(schema=self._schema)
+            # An index in an older format is read with the schema it was written with,
+            # until the rebuild that replaces it (``search_upgrade``).
+            schema = None if self.outdated() else self._schema
+            index = FileStorage(str(self.path / name)).open_index(schema=schema)
             self._index = (name, index)
         return self._index
 
@@ -288,7 +253,10 @@ class WhooshBackend(SearchBackend):
     # --- reading ------------------------------------------------------------------------
 
     def _searcher(self) -> Searcher:
-        """This thread's searcher on the latest commit of the current index.
+        return self._view().searcher
+
+    def _view(self) -> Snapshot:
+        """This thread's snapshot of the latest commit of the current index.
 
         A new commit gets a new searcher rather than ``Searcher.refresh()``, which reuses
         segment readers by generation and so keeps showing documents deleted since.
@@ -297,14 +265,23 @@ class WhooshBackend(SearchBackend):
         generation = ix.latest_generation()
         held = getattr(self._local, "held", None)
         if held is not None and held[:2] == (name, generation):
-            return held[2]
+            return held[2]  # type: ignore[no-any-return]
         if held is not None:
-            held[2].close()
-        searcher = ix.searcher(weighting=RankedBM25F())
-        # The documents' ranks, in docnum order, for as long as this searcher lives.
-        searcher.weighting.ranks = _Leaves(searcher, self.cache).ranks()
-        self._local.held = (name, generation, searcher)
-        return searcher
+            held[2].searcher.close()
+        view = Snapshot(ix.searcher(weighting=BM25F(B=B, K1=K1)), self.cache, FIELD_B)
+        self._local.held = (name, generation, view)
+        return view
+
+    def warm(self) -> None:
+        view = self._view()
+        view.ranks, view.updated  # noqa: B018 (read for their side effect)
+        for field in SCORED_FIELDS:
+            view.average_length(field)
+        for name in FACETS:
+            view.facet(name, self.cache.facets)
+        for leaf, _ in view.leaves:
+            self.cache.labels(leaf)
+            self.cache.column(leaf, "sort_name", bytes)
 
     def search(self, query: SearchQuery) -> SearchResults:
         parsed = parse(query.text)
@@ -312,35 +289,35 @@ class WhooshBackend(SearchBackend):
             {k: list(v) for k, v in query.filters.items()}
             | {k: [*query.filters.get(k, []), *v] for k, v in parsed.filters.items()}
         )
-        searcher = self._searcher()
-        return _Search(searcher, self.cache, query, parsed, filters).run()
+        return _Search(self._view(), query, parsed, filters).run()
 
     def suggest(self, text: str, limit: int = 8) -> list[Suggestion]:
         words = [w for w in parse(text).words if w]
         if not words:
             return []
-        searcher = self._searcher()
+        view = self._view()
         *first, last = words
         if len(last) < 2 and first:  # one letter is no prefix yet: suggest for the rest
             *first, last = first
-        reader = searcher.reader()
+        reader = view.searcher.reader()
         clauses: list[wq.Query] = [TextQuery(ParsedText(words=[w]), reader).build() for w in first]  # type: ignore[misc]
         clauses.append(
             wq.Or(
                 [
                     wq.Term("prefix", last.lower()[:PREFIX_MAX]),
-                    wq.Term("exact", " ".join(words).lower(), boost=60.0),
+                    wq.Term("exact", " ".join(words).lower(), boost=EXACT),
                 ]
             )
         )
-        results = _top(searcher, wq.And(clauses), limit)
-        if results.is_empty() and len(last) >= 5:
+        found = view.evaluate(wq.And(clauses))
+        if not found.mask.any() and len(last) >= 5:
             # Nothing starts so: the word may be misspelt; ask as a search would.
             query = TextQuery(ParsedText(words=words), reader).build()
-            results = _top(searcher, query, limit) if query is not None else results
+            found = view.evaluate(query) if query is not None else found
+        stored = view.searcher.stored_fields
         return [
-            Suggestion(hit["name"], hit["type"], hit["url"], hit.get("subtitle", ""))
-            for hit in results
+            Suggestion(fields["name"], fields["type"], fields["url"], fields.get("subtitle", ""))
+            for fields in map(stored, view.top(found.mask, found.scores * view.ranks, limit))
         ]
 
     def existing(self, ids: Iterable[str]) -> set[str]:
@@ -364,6 +341,7 @@ class WhooshBackend(SearchBackend):
             "documents": searcher.doc_count(),
             "by_type": by_type,
             "segments": len(list(searcher.reader().leaf_readers())),
+            "outdated": self.outdated(),
             **self._storage_stats(),
         }
 
@@ -393,6 +371,9 @@ class MemoryBackend(WhooshBackend):
 
     def _open(self) -> tuple[str, FileIndex]:
         return str(self._generation), self._ix
+
+    def outdated(self) -> bool:
+        return False  # written by this process, in its format
 
     @contextmanager
     def writer_lock(self, blocking: bool = True) -> Iterator[bool]:
@@ -456,107 +437,93 @@ def _write_all(
     return count
 
 
-class _Recording(collectors.TopCollector):
-    """The top N by score, remembering every match for the facet counts.
-
-    ``TopCollector`` would run the query a second time to list all matches; with document
-    ranks applied (``RankedBM25F.use_final``) it sees every match anyway. Its matcher
-    replacement is off (``replace=0``): it prunes sub-queries whose *text* score cannot
-    reach the N-th *ranked* score, which drops documents that the rank would lift.
-    """
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(limit=limit, replace=0)
-
-    def prepare(self, top_searcher: Searcher, q: wq.Query, context: Any) -> None:
-        super().prepare(top_searcher, q, context)
-        self.seen: list[int] = []
-
-    def _collect(self, global_docnum: int, score: float) -> float:
-        self.seen.append(global_docnum)
-        return super()._collect(global_docnum, score)  # type: ignore[no-any-return]
-
-    def all_ids(self) -> list[int]:
-        return self.seen
-
-
-def _top(searcher: Searcher, query: wq.Query, limit: int) -> Results:
-    collector = _Recording(limit)
-    searcher.search_with_collector(query, collector)
-    return collector.results()
-
-
 class _Search:
-    """One search over one searcher: query, collect, count facets, make hits."""
+    """One search over one snapshot: match, count facets, order, make hits."""
 
     def __init__(
         self,
-        searcher: Searcher,
-        cache: SegmentCache,
+        view: Snapshot,
         query: SearchQuery,
         parsed: ParsedText,
         filters: dict[str, list[str]],
     ) -> None:
-        self.searcher = searcher
-        self.leaves = _Leaves(searcher, cache)
+        self.view = view
+        self.searcher = view.searcher
         self.query = query
         self.parsed = parsed
         self.filters = filters
-        self.text = TextQuery(parsed, searcher.reader())
-        self.scored = True
+        self.text = TextQuery(parsed, self.searcher.reader())
 
     def run(self) -> SearchResults:
         if self.query.sort not in SORTS:
             raise QueryError("sort", "Sort by relevance, name or updated.")
+        # Each filtered facet on its own: a facet's counts leave out its own filter.
+        narrowing = {name: facet_filter(name, values) for name, values in self.filters.items()}
+        if self.query.types:
+            narrowing[""] = type_filter(self.query.types)
+        self.narrowing = {
+            name: self.view.evaluate(q, scored=False).mask for name, q in narrowing.items()
+        }
         relaxed = False
         text_q = self.text.build(every_word=True)
-        results = self._collect(text_q)
-        if not len(results) and text_q is not None and self._several_words():
+        text = self._text(text_q)
+        matched = self._narrowed(text.mask)
+        if not matched.any() and text_q is not None and self._several_words():
             relaxed = True
             text_q = self.text.build(every_word=False)
-            results = self._collect(text_q)
+            text = self._text(text_q)
+            matched = self._narrowed(text.mask)
         return SearchResults(
             query=self.query,
-            total=len(results),
-            hits=self._hits(results),
-            facets=self._facets(text_q, results) if self.query.facets else {},
+            total=int(np.count_nonzero(matched)),
+            hits=self._hits(text_q, text, matched),
+            facets=self._facets(text.mask, matched) if self.query.facets else {},
             relaxed=relaxed,
             corrected={k: v for k, v in self.text.corrected.items() if v},
         )
 
+    def _text(self, text_q: wq.Query | None) -> Matches:
+        if text_q is None:
+            return Matches(self.view.live.copy(), np.zeros(self.view.n))
+        return self.view.evaluate(text_q)
+
+    def _narrowed(self, mask: Mask, leave_out: str | None = None) -> Mask:
+        mask = mask.copy()
+        for name, narrowing in self.narrowing.items():
+            if name != leave_out:
+                mask &= narrowing
+        return mask
+
     def _several_words(self) -> bool:
         return len(self.parsed.words) + len(self.parsed.phrases) + len(self.parsed.fielded) > 1
 
-    def _combined(self, text_q: wq.Query | None, filters: dict[str, list[str]]) -> wq.Query:
-        filter_q = filter_query(filters, self.query.types)
-        parts = [q for q in (text_q, filter_q) if q is not None]
-        if not parts:
-            return wq.Every()
-        return parts[0] if len(parts) == 1 else wq.And(parts)
-
-    def _collect(self, text_q: wq.Query | None) -> Results:
-        query = self._combined(text_q, self.filters)
+    def _ordered(self, text_q: wq.Query | None, text: Matches, matched: Mask) -> list[int]:
+        """The docnums up to the end of the asked page, in the asked order."""
         end = self.query.page * self.query.page_size
-        sort = self.query.sort
-        if sort == "relevance" and text_q is None:
-            sort = "rank"  # browsing without words: the most important first
-        sortedby = {"name": "sort_name", "updated": "updated", "rank": "rank"}.get(sort)
-        self.scored = sortedby is None
-        if sortedby:
-            return self.searcher.search(
-                query, limit=end, sortedby=sortedby, reverse=sort in ("updated", "rank")
-            )
-        return _top(self.searcher, query, end)
+        view, sort = self.view, self.query.sort
+        if sort == "name":
+            return view.first_by_name(matched, end, self._names)
+        if sort == "updated":
+            return view.top(matched, view.updated, end)
+        if text_q is None:  # browsing without words: the most important first
+            return view.top(matched, view.ranks, end)
+        return view.top(matched, text.scores * view.ranks, end)
 
-    def _hits(self, results: Results) -> list[Hit]:
+    def _names(self, leaf: Any) -> list[bytes]:
+        return self.view.cache.column(leaf, "sort_name", bytes)  # type: ignore[no-any-return]
+
+    def _hits(self, text_q: wq.Query | None, text: Matches, matched: Mask) -> list[Hit]:
         start = (self.query.page - 1) * self.query.page_size
+        page = self._ordered(text_q, text, matched)[start:]
         words = self._match_words()
-        results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60)
-        results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+        snippet = _Snippets(self.searcher, text_q) if not self.parsed.is_empty else None
+        scored = self.query.sort == "relevance" and text_q is not None
         hits = []
-        for index in range(start, min(len(results), start + self.query.page_size)):
-            stored = results[index]
+        for docnum in page:
+            stored = self.searcher.stored_fields(docnum)
             updated = stored.get("updated_at")
+            description = stored.get("description", "")
+            score = float(text.scores[docnum] * self.view.ranks[docnum]) if scored else 0.0
             hits.append(
                 Hit(
                     id=stored["id"],
@@ -564,8 +531,8 @@ class _Search:
                     name=stored["name"],
                     url=stored["url"],
                     subtitle=stored.get("subtitle", ""),
-                    score=_score(results, index) if self.scored else 0.0,
-                    snippet=self._snippet(results, index, stored.get("description", "")),
+                    score=round(score, 4),
+                    snippet=(snippet(description) if snippet else "") or _plain(description),
                     columns=_matched_columns(stored.get("columns", ""), words),
                     facets=stored.get("facets", {}),
                     labels=stored.get("labels", {}),
@@ -581,27 +548,14 @@ class _Search:
         words = {w.lower() for w in typed} | {p for w in typed for p in identifier_parts(w)}
         return words | {t for terms in self.text.corrected.values() for t in terms}
 
-    def _snippet(self, results: Results, index: int, description: str) -> str:
-        if not description:
-            return ""
-        if not self.parsed.is_empty:
-            marked = results[index].highlights("description", text=description, top=2)
-            if marked:
-                return marked
-        return highlight.htmlescape(_shorten(description), quote=False)
-
-    def _facets(self, text_q: wq.Query | None, results: Results) -> dict[str, list[FacetValue]]:
-        docnums = sorted(results.docs())  # collected by the search itself
-        labels = self.leaves.labels()
+    def _facets(self, text: Mask, matched: Mask) -> dict[str, list[FacetValue]]:
+        labels = self._labels()
         facets = {}
         for name in FACETS:
             chosen = self.filters.get(name, [])
-            if chosen:  # count the alternatives to what is chosen, as if it were not
-                others = {k: v for k, v in self.filters.items() if k != name}
-                counted = sorted(self.searcher.docs_for_query(self._combined(text_q, others)))
-            else:
-                counted = docnums
-            counts = self.leaves.count(counted, name)
+            # Count the alternatives to what is chosen as if it were not chosen.
+            counted = self._narrowed(text, leave_out=name) if chosen else matched
+            counts = self.view.facet(name, self.view.cache.facets).count(counted)
             for value in chosen:
                 counts.setdefault(value, 0)
             facets[name] = [
@@ -610,11 +564,45 @@ class _Search:
             ]
         return facets
 
+    def _labels(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for leaf, _ in self.view.leaves:
+            found.update(self.view.cache.labels(leaf))
+        return found
 
-def _score(results: Results, index: int) -> float:
-    """The text score times the document's rank."""
-    score = results.score(index)
-    return round(float(score), 4) if score is not None else 0.0
+
+class _Snippets:
+    """Descriptions with the query's description words marked, as whoosh's highlighter
+    marks them for a hit."""
+
+    def __init__(self, searcher: Searcher, text_q: wq.Query | None) -> None:
+        field = searcher.schema["description"]
+        terms = (
+            text_q.existing_terms(searcher.reader(), fieldname="description", expand=True)
+            if text_q
+            else ()
+        )
+        self.words = frozenset(field.from_bytes(text) for _, text in terms)
+        self.analyzer = field.analyzer
+        self.highlighter = highlight.Highlighter(
+            fragmenter=highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60),
+            formatter=highlight.HtmlFormatter(tagname="mark", between=" … "),
+        )
+
+    def __call__(self, text: str) -> str:
+        if not text or not self.words:
+            return ""
+        tokens = self.analyzer(text, positions=True, chars=True, mode="index", removestops=False)
+        tokens = self.highlighter._merge_matched_tokens(
+            highlight.set_matched_filter(tokens, self.words)
+        )
+        fragments = self.highlighter.fragmenter.fragment_tokens(text, tokens)
+        top = highlight.top_fragments(fragments, 2, self.highlighter.scorer, self.highlighter.order)
+        return self.highlighter.formatter.format(top)  # type: ignore[no-any-return]
+
+
+def _plain(description: str) -> str:
+    return highlight.htmlescape(_shorten(description), quote=False) if description else ""
 
 
 def _shorten(text: str) -> str:

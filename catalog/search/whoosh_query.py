@@ -7,11 +7,12 @@ Ranking, in the order it decides (this is the one place it is computed):
    clause boosted ``EXACT``: far above any text score, so exact hits come first.
 2. **Text score.** BM25F over fields with boosts name > columns > tags > description >
    other prose > SQL (``BOOSTS``). A typed word matches its whole form, its parts as a
-   phrase (``SalesRegion`` ≈ ``sales_region``), its stem in prose and, weakly, name
+   phrase (``SalesRegion`` ≈ ``sales_region``; not in SQL), its stem in prose and, weakly, name
    prefixes (``cust`` → ``customer``). A word of 5+ letters that is in no name, column or
    description is corrected: terms within 1 edit (2 from 8 letters) stand in for it with
    a low boost, so typos find something and never outrank a real match.
-3. **Document rank**, a multiplier stored with each document (:func:`document_rank`):
+3. **Document rank**, a multiplier stored with each document (:func:`document_rank`) and
+   applied to every match's text score (``catalog.search.arrays``):
    type (products > datasets > jobs at equal text score), popularity (downstream
    consumers, successful runs in the last 30 days, both log-damped), scorecard level, and
    demotion of deprecated, retired and dropped things.
@@ -20,22 +21,26 @@ Ranking, in the order it decides (this is the one place it is computed):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from whoosh import columns as wcolumns
 from whoosh import fields as wfields
+from whoosh import formats
 from whoosh import query as wq
 from whoosh.analysis import RegexTokenizer
+from whoosh.analysis.analyzers import CompositeAnalyzer
 from whoosh.reading import IndexReader
-from whoosh.scoring import BM25F
 from whoosh.support.levenshtein import damerau_levenshtein
 
 from catalog.search.analysis import (
+    PAIR,
     PREFIX_MAX,
     identifier_analyzer,
     identifier_parts,
     is_stop_word,
     keyword_analyzer,
+    pair_terms,
     prefix_analyzer,
     prose_analyzer,
     stem,
@@ -43,6 +48,9 @@ from catalog.search.analysis import (
 from catalog.search.base import FACETS, SearchDocument
 from catalog.search.query import ParsedText
 
+# Bumped with any change to the schema or the analysis: an index written in another
+# version is rebuilt by the outbox writer when it starts (``search_upgrade``).
+SCHEMA_VERSION = 2
 SEP = "\x1f"  # between values
 KV = "\x1e"  # between a facet's name and a value
 
@@ -61,27 +69,50 @@ BOOSTS = {
     "sql": 0.5,
     "prefix": 0.8,
 }
+# BM25's length normalisation (0: none, 1: full; 0.75 elsewhere) where length says little:
+# a table with more columns is hardly less about each, and ``text`` gathers every other
+# piece of prose, long by nature for data products.
+FIELD_B = {"columns": 0.5, "text": 0.5}
 FUZZY_BOOST = 0.25
+PART_BOOST = 0.25
 TYPE_RANK = {"product": 1.3, "domain": 1.2, "dataset": 1.15, "team": 1.05}
 LEVEL_RANK = {"gold": 1.2, "silver": 1.12, "bronze": 1.05}
 STATUS_RANK = {"deprecated": 0.5, "retired": 0.25, "dropped": 0.35, "draft": 0.9}
 IDENTIFIER_FIELDS = ("name", "columns", "tags", "sql")
+PAIRED_FIELDS = ("name", "columns", "tags")  # the identifier fields with pair terms
 PROSE_FIELDS = ("description", "text")
+SCORED_FIELDS = (*IDENTIFIER_FIELDS, *PROSE_FIELDS, "exact", "prefix")
+
+
+class PairlessLength(formats.Frequency):
+    """Term frequencies where pair terms do not count in a field's length: a pair repeats
+    two words already counted, and BM25 would find every text with pairs twice as long."""
+
+    def word_values(self, value: object, analyzer: object, **kwargs: object) -> Iterator[Any]:
+        for word, freq, weight, encoded in super().word_values(value, analyzer, **kwargs):
+            yield word, 0 if PAIR in word else freq, weight, encoded
+
+
+def _paired(analyzer: CompositeAnalyzer, stored: bool = False) -> wfields.TEXT:
+    field = wfields.TEXT(analyzer=analyzer, stored=stored, phrase=False)
+    field.format = PairlessLength()
+    return field
 
 
 def schema() -> wfields.Schema:
+    # No positions anywhere: phrases are pair terms (``catalog.search.analysis``).
     ident, prose = identifier_analyzer(), prose_analyzer()
     facet = RegexTokenizer(r"[^\x1f]+")  # facet values as they are, one term each
     return wfields.Schema(
         id=wfields.ID(unique=True, stored=True),
         type=wfields.ID(stored=True),
         exact=wfields.TEXT(analyzer=keyword_analyzer(), phrase=False),
-        name=wfields.TEXT(analyzer=ident, stored=True),
-        columns=wfields.TEXT(analyzer=ident, stored=True),
-        tags=wfields.TEXT(analyzer=ident),
-        description=wfields.TEXT(analyzer=prose, stored=True),
-        text=wfields.TEXT(analyzer=prose),
-        sql=wfields.TEXT(analyzer=ident),
+        name=_paired(ident, stored=True),
+        columns=_paired(ident, stored=True),
+        tags=_paired(ident),
+        description=_paired(prose, stored=True),
+        text=_paired(prose),
+        sql=wfields.TEXT(analyzer=identifier_analyzer(pairs=False), phrase=False),
         prefix=wfields.TEXT(analyzer=prefix_analyzer(), phrase=False),
         facet=wfields.TEXT(analyzer=facet, phrase=False),  # "<facet>\x1e<value>" terms
         c_facets=wfields.COLUMN(wcolumns.VarBytesColumn()),  # the same, for counting
@@ -146,19 +177,6 @@ def exact_terms(doc: SearchDocument) -> list[str]:
     return list(dict.fromkeys(v.strip().lower() for v in [doc.name, *doc.exact] if v.strip()))
 
 
-class RankedBM25F(BM25F):
-    """BM25F times each document's stored rank (see the module docstring)."""
-
-    use_final = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ranks: Sequence[float] = ()
-
-    def final(self, searcher: object, docnum: int, score: float) -> float:
-        return score * self.ranks[docnum]
-
-
 # --- building queries ------------------------------------------------------------------
 
 
@@ -192,17 +210,27 @@ class TextQuery:
         clauses: list[wq.Query] = []
         for field in IDENTIFIER_FIELDS:
             clauses.append(wq.Term(field, whole, boost=BOOSTS[field]))
-            if len(parts) > 1:
-                clauses.append(wq.Phrase(field, parts, boost=BOOSTS[field]))
+            if len(parts) > 1 and field in PAIRED_FIELDS:
+                clauses.append(_phrase(field, parts))
         for field in PROSE_FIELDS:
             clauses.append(wq.Term(field, stem(whole), boost=BOOSTS[field]))
             if len(parts) > 1:
-                clauses.append(wq.Phrase(field, [stem(p) for p in parts], boost=BOOSTS[field]))
+                clauses.append(_phrase(field, _prose_words(parts)))
         if len(whole) >= 2:
             clauses.append(wq.Term("prefix", whole[:PREFIX_MAX], boost=BOOSTS["prefix"]))
         if fuzzy:
             clauses.extend(self._typo(whole))
-        return wq.Or(clauses)
+        if len(parts) < 2:
+            return wq.Or(clauses)
+        # A name or columns about the parts (``customer`` of ``customer_key``) adds to the
+        # score of what matches, without matching more.
+        about = [
+            wq.Term(field, part, boost=BOOSTS[field] * PART_BOOST)
+            for field in ("name", "columns")
+            for part in dict.fromkeys(parts)
+            if not is_stop_word(part)
+        ]
+        return wq.AndMaybe(wq.Or(clauses), wq.Or(about)) if about else wq.Or(clauses)
 
     def _typo(self, word: str) -> list[wq.Query]:
         """Stand-ins for a word of 5+ letters that the index does not hold anywhere."""
@@ -233,29 +261,34 @@ class TextQuery:
         words = [w for part in text.split() for w in identifier_parts(part)]
         if len(words) == 1:
             return self._word(words[0])
-        clauses: list[wq.Query] = [
-            wq.Phrase(field, words, boost=BOOSTS[field]) for field in IDENTIFIER_FIELDS
-        ]
-        # Prose drops stop words when indexed (keeping positions): so does the phrase,
-        # allowing a gap where each one was (``cost of goods``).
-        stems = [stem(w) for w in words if not is_stop_word(w)]
-        slop = 1 + len(words) - len(stems)
-        if len(stems) > 1:
-            clauses += [
-                wq.Phrase(field, stems, slop=slop, boost=BOOSTS[field]) for field in PROSE_FIELDS
-            ]
+        clauses = [_phrase(field, words) for field in PAIRED_FIELDS]
+        # Prose drops stop words when indexed, and pairs the words around them: so does
+        # the phrase (``cost of goods`` → ``cost good``).
+        clauses += [_phrase(field, _prose_words(words)) for field in PROSE_FIELDS]
         return wq.Or(clauses)
 
     def _fielded(self, field: str, word: str) -> wq.Query:
         whole, parts = word.lower(), identifier_parts(word)
         if field in PROSE_FIELDS:
-            whole, parts = stem(whole), [stem(p) for p in parts]
+            whole, parts = stem(whole), _prose_words(parts)
         clauses: list[wq.Query] = [wq.Term(field, whole, boost=BOOSTS[field])]
-        if len(parts) > 1:
-            clauses.append(wq.Phrase(field, parts, boost=BOOSTS[field]))
+        if len(parts) > 1 and field != "sql":
+            clauses.append(_phrase(field, parts))
         if field == "text":  # ``description:`` means any prose
             clauses += self._fielded("description", word).subqueries  # type: ignore[attr-defined]
         return wq.Or(clauses)
+
+
+def _prose_words(words: list[str]) -> list[str]:
+    """Words as prose indexes them: stop words dropped, the rest stemmed."""
+    return [stem(w) for w in words if not is_stop_word(w)] or [stem(w) for w in words]
+
+
+def _phrase(field: str, words: list[str]) -> wq.Query:
+    """Words next to each other in a field: all their pair terms (one word: the word)."""
+    if len(words) == 1:
+        return wq.Term(field, words[0], boost=BOOSTS[field])
+    return wq.And([wq.Term(field, pair, boost=BOOSTS[field]) for pair in pair_terms(words)])
 
 
 def _terms_within(reader: IndexReader, field: str, word: str, maxdist: int) -> set[str]:
@@ -269,16 +302,15 @@ def _terms_within(reader: IndexReader, field: str, word: str, maxdist: int) -> s
         if leaf.segment() is not None
         for term in leaf.terms_within(field, word, maxdist + 1, prefix=1)
     }
-    return {term for term in near if damerau_levenshtein(word, term) <= maxdist}
+    return {
+        term for term in near if PAIR not in term and damerau_levenshtein(word, term) <= maxdist
+    }
 
 
-def filter_query(
-    filters: Mapping[str, Sequence[str]], types: Iterable[str] = ()
-) -> wq.Query | None:
-    """Values of a facet OR together; facets AND together."""
-    clauses: list[wq.Query] = []
-    for name, values in filters.items():
-        clauses.append(wq.Or([wq.Term("facet", facet_term(name, value)) for value in values]))
-    if types := list(types):
-        clauses.append(wq.Or([wq.Term("type", t) for t in types]))
-    return wq.And(clauses) if clauses else None
+def facet_filter(name: str, values: Iterable[str]) -> wq.Query:
+    """Documents with any of these values of a facet (facets then AND together)."""
+    return wq.Or([wq.Term("facet", facet_term(name, value)) for value in values])
+
+
+def type_filter(types: Iterable[str]) -> wq.Query:
+    return wq.Or([wq.Term("type", t) for t in types])

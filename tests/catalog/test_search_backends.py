@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.search import QueryError, SearchBackend, SearchDocument, SearchQuery
+from catalog.search import QueryError, SearchBackend, SearchDocument, SearchQuery, arrays
 from catalog.search.whoosh_backend import MemoryBackend, WhooshBackend
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -138,6 +139,13 @@ class TestWriting:
         assert seen == [["product:1"]]
         assert ids(mesh, "churn") == []
 
+    def test_warming_reads_ahead_and_changes_no_answer(self, engine: SearchBackend) -> None:
+        engine.warm()  # an empty index too
+        engine.apply(MESH)
+        before = engine.search(SearchQuery(text="customer"))
+        engine.warm()
+        assert engine.search(SearchQuery(text="customer")) == before
+
     def test_stats_count_documents_by_type(self, mesh: SearchBackend) -> None:
         stats = mesh.stats()
         assert stats["documents"] == 5
@@ -150,6 +158,19 @@ class TestWriting:
         after = dict(mesh.fingerprints())
         assert after["job:1"] != before["job:1"]
         assert after["dataset:1"] == before["dataset:1"]
+
+    def test_an_index_in_an_older_format_answers_until_rebuilt(self, tmp_path: Path) -> None:
+        path = tmp_path / "search"
+        WhooshBackend("test", {"PATH": str(path), "REBUILD_PROCS": 1}).apply(MESH)
+        current = (path / "CURRENT").read_text().strip()
+        (path / current / "FORMAT").write_text("1\n")  # as an older release wrote it
+        engine = WhooshBackend("test", {"PATH": str(path), "REBUILD_PROCS": 1})
+        assert engine.outdated() and engine.stats()["outdated"]
+        assert ids(engine, "churn") == ["product:1"]
+        engine.rebuild(MESH)
+        assert not engine.outdated()
+        assert ids(engine, "churn") == ["product:1"]
+        assert not MemoryBackend("test", {}).outdated()
 
     def test_one_writer_at_a_time(self, engine: SearchBackend) -> None:
         with engine.writer_lock() as got:
@@ -208,6 +229,27 @@ class TestMatching:
     def test_phrases_keep_word_order(self, mesh: SearchBackend) -> None:
         assert ids(mesh, '"churn analysis"') == ["product:1"]
         assert ids(mesh, '"analysis churn"') == []
+
+    def test_phrases_need_their_words_together(self, engine: SearchBackend) -> None:
+        engine.apply(
+            [
+                doc("dataset:1", "x", columns=["sales_region", "order_id"]),
+                doc("dataset:2", "y", columns=["sales_total", "region_id"]),
+                doc("dataset:3", "z", description="Sales by region."),
+            ]
+        )
+        # In prose, a phrase skips the stop words it has or the text has.
+        assert sorted(ids(engine, '"sales region"')) == ["dataset:1", "dataset:3"]
+        assert ids(engine, '"sales by region"') == ["dataset:3"]
+        assert ids(engine, '"region sales"') == []
+        # Columns are separate names: the last word of one and the first of the next
+        # are no phrase.
+        assert ids(engine, '"total region"') == []
+
+    def test_a_phrase_is_marked_whole_in_snippets(self, engine: SearchBackend) -> None:
+        engine.apply([doc("dataset:1", "x", description="Cost of goods sold, per month.")])
+        snippet = engine.search(SearchQuery(text='"goods sold"')).hits[0].snippet
+        assert '<mark class="match term0">goods sold</mark>' in snippet
 
     def test_every_word_must_match_until_none_does(self, mesh: SearchBackend) -> None:
         assert ids(mesh, "orders churn") != []
@@ -294,6 +336,29 @@ class TestSortingAndPaging:
     def test_sort_by_name_and_by_last_update(self, mesh: SearchBackend) -> None:
         assert ids(mesh, "order_id", sort="name") == ["dataset:2", "dataset:3"]
         assert ids(mesh, "customer_id", sort="updated")[0] == "dataset:3"
+
+    def test_many_matches_over_several_segments_keep_every_order(
+        self, engine: SearchBackend, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Names sorted per segment, top N by partition: the same order as sorting all.
+        monkeypatch.setattr(arrays, "NAME_SORT_IN_PYTHON", 5)
+        rng = random.Random(7)
+        names = [f"ledger_{rng.randrange(10**6):06d}" for _ in range(90)]
+        for start in range(0, 90, 30):  # three commits: three segments
+            engine.apply(
+                doc(f"dataset:{i}", names[i], updated_at=T0 + timedelta(hours=rng.randrange(999)))
+                for i in range(start, start + 30)
+            )
+        by_name = sorted(range(90), key=lambda i: (names[i], i))
+        assert ids(engine, "ledger", sort="name", page_size=12) == [
+            f"dataset:{i}" for i in by_name[:12]
+        ]
+        assert ids(engine, "ledger", sort="name", page=3, page_size=12) == [
+            f"dataset:{i}" for i in by_name[24:36]
+        ]
+        newest = engine.search(SearchQuery(text="ledger", sort="updated", page_size=90)).hits
+        dates = [hit.updated_at for hit in newest]
+        assert len(newest) == 90 and dates == sorted(dates, reverse=True)  # type: ignore[type-var]
 
     def test_pages_hold_the_rest(self, mesh: SearchBackend) -> None:
         first = mesh.search(SearchQuery(text="customer_id", page_size=2))

@@ -4,6 +4,7 @@ check that proves the two agree."""
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -14,7 +15,8 @@ from rest_framework.test import APIClient
 
 from catalog.models import Dataset, SearchOutbox
 from catalog.search import SearchDocument, SearchQuery, backend
-from catalog.search.outbox import search_outbox_add, search_outbox_drain
+from catalog.search.outbox import search_outbox_add, search_outbox_drain, search_upgrade
+from catalog.search.whoosh_backend import WhooshBackend
 from catalog.services import data_product_retire
 from lineage.services import lineage_event_ingest
 from tests.catalog.test_product_pages import register
@@ -196,3 +198,17 @@ def test_the_status_shows_the_lag(anonymous: APIClient) -> None:
     assert body["index"]["documents"] == 0
     index_now()
     assert anonymous.get("/api/v1/search/status").json()["lag"]["queued"] == 0
+
+
+def test_an_index_in_an_older_format_is_rebuilt_once(tmp_path: Path) -> None:
+    ingest(**orders_event())
+    engine = WhooshBackend("upgrade", {"PATH": str(tmp_path / "search"), "REBUILD_PROCS": 1})
+    assert not search_upgrade(engine)  # current: nothing to do
+    current = (tmp_path / "search" / "CURRENT").read_text().strip()
+    (tmp_path / "search" / current / "FORMAT").write_text("1\n")
+    assert engine.outdated()
+    assert search_upgrade(engine)
+    assert not engine.outdated()
+    hits = engine.search(SearchQuery(text="load_orders")).hits
+    assert hits and hits[0].type == "job" and "load_orders" in hits[0].name
+    assert not search_upgrade(engine)

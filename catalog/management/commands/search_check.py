@@ -24,6 +24,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         engine = backend()
+        if engine.outdated():
+            self.stdout.write(
+                "The index is in an older format: the worker rebuilds it when it starts, "
+                "or run manage.py search_reindex."
+            )
         diff = search_index_compare(engine=engine)
         self.stdout.write(
             f"{diff.database} documents in the database, {diff.indexed} in the index: "
