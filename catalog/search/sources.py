@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from django.db.models import Prefetch, Q
@@ -277,30 +277,34 @@ class DatasetSource(ModelSource):
     model = Dataset
 
     def build(self, keys: Sequence[str]) -> list[SearchDocument]:
+        pks = int_keys(keys)
         datasets = list(
-            Dataset.objects.filter(pk__in=int_keys(keys))
+            Dataset.objects.filter(pk__in=pks)
             .select_related("namespace")
-            .prefetch_related(
-                Prefetch(
-                    "schema_fields",
-                    queryset=DatasetField.objects.only(
-                        "dataset_id", "name", "parent_name", "description", "tags", "ordinal"
-                    ),
-                ),
-                "symlinks",
-            )
+            .prefetch_related("symlinks")
         )
+        # Fields as rows, not model instances: a dataset has five or more.
+        fields: dict[int, list[_Field]] = defaultdict(list)
+        rows = DatasetField.objects.filter(dataset_id__in=pks).order_by("dataset_id", "ordinal")
+        for dataset_id, *row in rows.values_list(
+            "dataset_id", "name", "parent_name", "description", "tags"
+        ):
+            fields[dataset_id].append(_Field(*row))
         publishers = _publishers(datasets)
         domains = _tag_domains(datasets, publishers)
         return [
-            self._document(d, publishers.get((d.namespace.name, d.name)), domains) for d in datasets
+            self._document(d, fields[d.pk], publishers.get((d.namespace.name, d.name)), domains)
+            for d in datasets
         ]
 
     def _document(
-        self, dataset: Dataset, publisher: _Publisher | None, domains: dict[str, Domain]
+        self,
+        dataset: Dataset,
+        fields: list[_Field],
+        publisher: _Publisher | None,
+        domains: dict[str, Domain],
     ) -> SearchDocument:
         namespace = dataset.namespace.name
-        fields = list(dataset.schema_fields.all())
         publisher = publisher or _Publisher()
         domain = publisher.domain or domains.get(tag_value(dataset.tags, "domain").lower())
         field_tags = [t for f in fields for t in f.tags]
@@ -350,7 +354,14 @@ class DatasetSource(ModelSource):
         return {f"product:{pk}" for ns, name, pk in bound if (ns, name) in pairs}
 
 
-def _field_path(field: DatasetField) -> str:
+class _Field(NamedTuple):
+    name: str
+    parent_name: str
+    description: str
+    tags: list[str]
+
+
+def _field_path(field: _Field) -> str:
     return f"{field.parent_name}.{field.name}" if field.parent_name else field.name
 
 
