@@ -201,6 +201,10 @@ MESHPORT_SEARCH: dict[str, dict[str, Any]] = {
         # The outbox writer: changes per index commit, and how often it looks when idle.
         "BATCH": env_int("MESHPORT_SEARCH_BATCH", 500),
         "POLL_SECONDS": 0.2,
+        # Memory for a rebuild's posting pools, shared by its indexing processes: with
+        # less than the postings need, whoosh sorts them in runs on disk (at 100k
+        # documents 2048 rebuilds in ~78 s, peaking at ~1.4 GB per process; 1024 in ~110 s).
+        "REBUILD_MB": env_int("MESHPORT_SEARCH_REBUILD_MB", 2048),
     },
 }
 # Bounded subgraphs, keyed by the graph generation, live in each web process: no state

@@ -207,6 +207,8 @@ class Snapshot:
         first, *rest = queries
         found = self._evaluate(first, scored)
         for sub in rest:
+            if not found.mask.any():  # nothing left to match: the rest need not be read
+                break
             other = self._evaluate(sub, scored)
             found.mask &= other.mask
             found.scores += other.scores

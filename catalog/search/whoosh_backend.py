@@ -70,7 +70,7 @@ from catalog.search.whoosh_query import (
 SNIPPET_CHARS = 220
 FORMAT_FILE = "FORMAT"  # in each index directory: the SCHEMA_VERSION it was written with
 MAX_MATCHED_COLUMNS = 8
-WRITER_MB = 256
+REBUILD_MB = 2048  # posting pools of a rebuild, all processes together (settings: REBUILD_MB)
 
 
 class SegmentCache:
@@ -246,7 +246,8 @@ class WhooshBackend(SearchBackend):
         name = self._create()
         ix = FileStorage(str(self.path / name)).open_index(schema=self._schema)
         procs = int(self.options.get("REBUILD_PROCS") or min(4, os.cpu_count() or 1))
-        count = _write_all(ix, documents, progress, procs)
+        megabytes = int(self.options.get("REBUILD_MB") or REBUILD_MB)
+        count = _write_all(ix, documents, progress, procs, megabytes)
         self._switch_to(name)
         return count
 
@@ -414,13 +415,14 @@ def _write_all(
     documents: Iterable[SearchDocument],
     progress: Callable[[int], None] | None,
     procs: int = 1,
+    megabytes: int = REBUILD_MB,
 ) -> int:
     # Several processes analyse documents in parallel, each into a segment of its own:
     # merging them at the end would cost more than the few segments cost searches.
     if procs > 1:
-        writer = ix.writer(limitmb=WRITER_MB // procs, procs=procs, multisegment=True)
+        writer = ix.writer(limitmb=megabytes // procs, procs=procs, multisegment=True)
     else:
-        writer = ix.writer(limitmb=WRITER_MB)
+        writer = ix.writer(limitmb=megabytes)
     count = 0
     try:
         for doc in documents:

@@ -20,6 +20,7 @@ Ranking, in the order it decides (this is the one place it is computed):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -30,8 +31,9 @@ from whoosh import formats
 from whoosh import query as wq
 from whoosh.analysis import RegexTokenizer
 from whoosh.analysis.analyzers import CompositeAnalyzer
+from whoosh.automata.lev import levenshtein_automaton
+from whoosh.codec.base import Automata
 from whoosh.reading import IndexReader
-from whoosh.support.levenshtein import damerau_levenshtein
 
 from catalog.search.analysis import (
     PAIR,
@@ -212,6 +214,8 @@ class TextQuery:
             clauses.append(wq.Term(field, whole, boost=BOOSTS[field]))
             if len(parts) > 1 and field in PAIRED_FIELDS:
                 clauses.append(_phrase(field, parts))
+        if len(parts) > 1 and "_".join(parts) != whole:
+            clauses.append(_sql(parts))  # SQL has no pairs: its snake_case spelling
         for field in PROSE_FIELDS:
             clauses.append(wq.Term(field, stem(whole), boost=BOOSTS[field]))
             if len(parts) > 1:
@@ -223,12 +227,14 @@ class TextQuery:
         if len(parts) < 2:
             return wq.Or(clauses)
         # A name or columns about the parts (``customer`` of ``customer_key``) adds to the
-        # score of what matches, without matching more.
+        # score of what matches, without matching more. Parts in more than a tenth of the
+        # documents would add next to nothing (BM25's idf) for reading long postings.
+        common = self.reader.doc_count_all() / 10
         about = [
             wq.Term(field, part, boost=BOOSTS[field] * PART_BOOST)
             for field in ("name", "columns")
             for part in dict.fromkeys(parts)
-            if not is_stop_word(part)
+            if not is_stop_word(part) and 0 < self.reader.doc_frequency(field, part) <= common
         ]
         return wq.AndMaybe(wq.Or(clauses), wq.Or(about)) if about else wq.Or(clauses)
 
@@ -262,6 +268,7 @@ class TextQuery:
         if len(words) == 1:
             return self._word(words[0])
         clauses = [_phrase(field, words) for field in PAIRED_FIELDS]
+        clauses.append(_sql(words))
         # Prose drops stop words when indexed, and pairs the words around them: so does
         # the phrase (``cost of goods`` → ``cost good``).
         clauses += [_phrase(field, _prose_words(words)) for field in PROSE_FIELDS]
@@ -284,6 +291,11 @@ def _prose_words(words: list[str]) -> list[str]:
     return [stem(w) for w in words if not is_stop_word(w)] or [stem(w) for w in words]
 
 
+def _sql(words: list[str]) -> wq.Query:
+    """Words together in SQL, as its identifiers spell them (``sales_region``)."""
+    return wq.Term("sql", "_".join(words), boost=BOOSTS["sql"])
+
+
 def _phrase(field: str, words: list[str]) -> wq.Query:
     """Words next to each other in a field: all their pair terms (one word: the word)."""
     if len(words) == 1:
@@ -292,19 +304,28 @@ def _phrase(field: str, words: list[str]) -> wq.Query:
 
 
 def _terms_within(reader: IndexReader, field: str, word: str, maxdist: int) -> set[str]:
-    """Terms within ``maxdist`` edits, segment by segment: a segment reader walks its
-    lexicon with an automaton, where a multi-segment reader would compute the distance to
-    every term in Python."""
-    # The automaton counts a swap of two letters as two edits; people make swaps as one.
-    near = {
+    """Terms within ``maxdist`` edits, counting a swap of two letters as one edit.
+
+    One automaton (Levenshtein: a swap is two edits there) walks each segment's lexicon;
+    a multi-segment reader would compute the distance to every term in Python instead.
+    The swaps are looked up as terms of their own.
+    """
+    automaton = _automaton(word, maxdist)
+    found = {
         term
         for leaf, _ in reader.leaf_readers()
         if leaf.segment() is not None
-        for term in leaf.terms_within(field, word, maxdist + 1, prefix=1)
+        for term in Automata.find_matches(automaton, leaf.cursor(field))
     }
-    return {
-        term for term in near if PAIR not in term and damerau_levenshtein(word, term) <= maxdist
-    }
+    swaps = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+    found |= {term for term in swaps - {word} if (field, term) in reader}
+    return {term for term in found if PAIR not in term}
+
+
+@functools.lru_cache(maxsize=256)
+def _automaton(word: str, maxdist: int) -> Any:
+    """The automaton of the words within ``maxdist`` edits sharing the first letter."""
+    return levenshtein_automaton(word, maxdist, prefix=1).to_dfa()
 
 
 def facet_filter(name: str, values: Iterable[str]) -> wq.Query:

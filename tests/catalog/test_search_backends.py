@@ -226,6 +226,11 @@ class TestMatching:
     def test_sql_is_searched(self, mesh: SearchBackend) -> None:
         assert ids(mesh, "sql:join") == ["job:1"]
 
+    def test_sql_identifiers_match_other_spellings_and_phrases(self, engine: SearchBackend) -> None:
+        engine.apply([doc("job:1", "load", sql="SELECT net_revenue FROM sales")])
+        assert ids(engine, "NetRevenue") == ["job:1"]
+        assert ids(engine, '"net revenue"') == ["job:1"]
+
     def test_phrases_keep_word_order(self, mesh: SearchBackend) -> None:
         assert ids(mesh, '"churn analysis"') == ["product:1"]
         assert ids(mesh, '"analysis churn"') == []
