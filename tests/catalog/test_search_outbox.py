@@ -3,6 +3,7 @@ check that proves the two agree."""
 
 from __future__ import annotations
 
+import threading
 from io import StringIO
 from pathlib import Path
 
@@ -212,3 +213,26 @@ def test_an_index_in_an_older_format_is_rebuilt_once(tmp_path: Path) -> None:
     hits = engine.search(SearchQuery(text="load_orders")).hits
     assert hits and hits[0].type == "job" and "load_orders" in hits[0].name
     assert not search_upgrade(engine)
+
+
+def test_the_writer_upgrades_the_index_before_it_drains(monkeypatch: pytest.MonkeyPatch) -> None:
+    from catalog.search import outbox
+
+    calls: list[str] = []
+    drained = threading.Event()
+
+    def drain() -> outbox.DrainReport:
+        calls.append("drain")
+        drained.set()
+        return outbox.DrainReport()
+
+    monkeypatch.setattr(outbox, "search_upgrade", lambda: calls.append("upgrade"))
+    monkeypatch.setattr(outbox, "search_outbox_drain", drain)
+    writer = outbox.OutboxWriter(poll_seconds=0.01)
+    writer.start()
+    try:
+        assert drained.wait(5)
+    finally:
+        writer.stopping.set()
+        writer.join(5)
+    assert calls[:2] == ["upgrade", "drain"] and calls.count("upgrade") == 1
