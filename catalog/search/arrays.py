@@ -96,37 +96,37 @@ class Snapshot:
         self._averages: dict[str, float] = {}
         self._facets: dict[str, FacetIndex] = {}
         self._terms: dict[tuple[str, str], tuple[Ints, Floats]] = {}
-        self._ranks: Floats | None = None
-        self._updated: Floats | None = None
+        self._numbers: dict[str, Floats] = {}
 
     # --- per-document arrays ------------------------------------------------------------
 
-    def _joined(self, name: str, read: Callable[[Any], np.ndarray], dtype: Any) -> Any:
+    def _joined(self, name: str, read: Callable[[Any], Floats]) -> Floats:
+        """Per-segment arrays (cached under ``name``) end to end, in docnum order."""
         parts = [
             self.cache.derived(leaf, name, lambda leaf=leaf: read(leaf)) for leaf, _ in self.leaves
         ]
-        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def numbers(self, column: str, default: float) -> Floats:
+        """A numeric column's value for every document (``default`` where it has none)."""
+        if column not in self._numbers:
+            self._numbers[column] = self._joined(
+                f"a:{column}", lambda leaf: _numbers(leaf, column, default)
+            )
+        return self._numbers[column]
 
     @property
     def ranks(self) -> Floats:
-        if self._ranks is None:
-            self._ranks = self._joined(
-                "a:rank", lambda leaf: _numbers(leaf, "rank", 1.0), np.float64
-            )
-        return self._ranks
+        return self.numbers("rank", 1.0)
 
     @property
     def updated(self) -> Floats:
-        if self._updated is None:
-            self._updated = self._joined(
-                "a:updated", lambda leaf: _numbers(leaf, "updated", 0), np.float64
-            )
-        return self._updated
+        return self.numbers("updated", 0.0)
 
     def lengths(self, field: str) -> Floats:
         if field not in self._lengths:
             self._lengths[field] = self._joined(
-                f"a:len:{field}", lambda leaf: _lengths(leaf, field), np.float64
+                f"a:len:{field}", lambda leaf: _lengths(leaf, field)
             )
         return self._lengths[field]
 
