@@ -91,17 +91,14 @@ class SegmentCache:
         return self.derived(  # type: ignore[no-any-return]
             reader,
             "facets",
-            lambda: facet_arrays(
-                (term.split(KV, 1) for term in _split(value) if KV in term)
-                for value in _column(reader, "c_facets")
-            ),
+            lambda: facet_arrays(_named(value) for value in _column(reader, "c_facets")),
         )
 
     def labels(self, reader: Any) -> dict[str, str]:
         def merge() -> dict[str, str]:
             found: dict[str, str] = {}
             for value in _column(reader, "c_labels"):
-                found.update(pair.split(KV, 1) for pair in _split(value) if KV in pair)
+                found.update(_named(value))
             return found
 
         return self.derived(reader, "labels", merge)  # type: ignore[no-any-return]
@@ -127,8 +124,10 @@ def _column(reader: Any, name: str) -> Iterable[Any]:
     return reader.column_reader(name) if reader.has_column(name) else ()  # none: empty index
 
 
-def _split(value: bytes) -> list[str]:
-    return value.decode().split(SEP) if value else []
+def _named(value: bytes) -> list[tuple[str, str]]:
+    """A packed column value's ``name\x1evalue`` terms as (name, value) pairs."""
+    terms = value.decode().split(SEP) if value else []
+    return [(name, v) for name, _, v in (t.partition(KV) for t in terms if KV in t)]
 
 
 class WhooshBackend(SearchBackend):
