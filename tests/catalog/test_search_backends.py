@@ -104,6 +104,25 @@ class TestWriting:
         assert ids(mesh, "retention") == ["product:1"]
         assert mesh.stats()["documents"] == len(MESH)
 
+    def test_every_commit_shows_exactly_what_is_indexed(self, engine: SearchBackend) -> None:
+        # Updates and removals hit documents of earlier segments, and whoosh merges
+        # segments as they pile up: the searcher of each commit keeps the readers of
+        # unchanged segments and must still see every deletion.
+        rng = random.Random(3)
+        alive: dict[str, str] = {}
+        for commit in range(14):
+            removed = [f"dataset:{rng.randrange(40)}" for _ in range(3)]
+            changed = [
+                doc(f"dataset:{rng.randrange(40)}", f"ledger_{commit}_{i}") for i in range(6)
+            ]
+            engine.apply(changed, removed=removed)
+            for doc_id in removed:
+                alive.pop(doc_id, None)
+            alive.update({d.id: d.name for d in changed})
+            results = engine.search(SearchQuery(text="ledger", page_size=100))
+            assert results.total == len(alive) == engine.stats()["documents"]
+            assert {hit.id: hit.name for hit in results.hits} == alive
+
     def test_an_id_twice_in_one_commit_is_one_document(self, engine: SearchBackend) -> None:
         engine.apply([doc("tag:orders", "orders"), doc("tag:orders", "orders")])
         assert engine.stats()["documents"] == 1
