@@ -96,6 +96,10 @@ class SegmentCache:
             lambda: facet_arrays(_named(value) for value in _column(reader, "c_facets")),
         )
 
+    def names(self, reader: Any) -> list[bytes]:
+        """Each document's name as sorted (lowercased), for the order by name."""
+        return self.column(reader, "sort_name", bytes)  # type: ignore[no-any-return]
+
     def labels(self, reader: Any) -> dict[str, str]:
         def merge() -> dict[str, str]:
             found: dict[str, str] = {}
@@ -124,6 +128,14 @@ class SegmentCache:
 
 def _column(reader: Any, name: str) -> Iterable[Any]:
     return reader.column_reader(name) if reader.has_column(name) else ()  # none: empty index
+
+
+def _labels(view: Snapshot) -> dict[str, str]:
+    """Facet values' display names (a domain's slug → its name) over every segment."""
+    found: dict[str, str] = {}
+    for leaf, _ in view.leaves:
+        found.update(view.cache.labels(leaf))
+    return found
 
 
 def _named(value: bytes) -> list[tuple[str, str]]:
@@ -280,9 +292,9 @@ class WhooshBackend(SearchBackend):
             view.average_length(field)
         for name in FACETS:
             view.facet(name, self.cache.facets)
+        _labels(view)
         for leaf, _ in view.leaves:
-            self.cache.labels(leaf)
-            self.cache.column(leaf, "sort_name", bytes)
+            self.cache.names(leaf)
 
     def search(self, query: SearchQuery) -> SearchResults:
         parsed = parse(query.text)
@@ -552,15 +564,12 @@ class _Search:
         end = self.query.page * self.query.page_size
         view, sort = self.view, self.query.sort
         if sort == "name":
-            return view.first_by_name(matched, end, self._names)
+            return view.first_by_name(matched, end, view.cache.names)
         if sort == "updated":
             return view.top(matched, view.updated, end)
         if text_q is None:  # browsing without words: the most important first
             return view.top(matched, view.ranks, end)
         return view.top(matched, text.scores * view.ranks, end)
-
-    def _names(self, leaf: Any) -> list[bytes]:
-        return self.view.cache.column(leaf, "sort_name", bytes)  # type: ignore[no-any-return]
 
     def _hits(self, text_q: wq.Query | None, text: Matches, matched: Mask) -> list[Hit]:
         start = (self.query.page - 1) * self.query.page_size
@@ -599,7 +608,7 @@ class _Search:
         return words | {t for terms in self.text.corrected.values() for t in terms}
 
     def _facets(self, text: Mask, matched: Mask) -> dict[str, list[FacetValue]]:
-        labels = self._labels()
+        labels = _labels(self.view)
         facets = {}
         for name in FACETS:
             chosen = self.filters.get(name, [])
@@ -613,12 +622,6 @@ class _Search:
                 for value, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             ]
         return facets
-
-    def _labels(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for leaf, _ in self.view.leaves:
-            found.update(self.view.cache.labels(leaf))
-        return found
 
 
 class _Snippets:
