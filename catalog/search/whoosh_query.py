@@ -81,8 +81,8 @@ TYPE_RANK = {"product": 1.3, "domain": 1.2, "dataset": 1.15, "team": 1.05}
 LEVEL_RANK = {"gold": 1.2, "silver": 1.12, "bronze": 1.05}
 STATUS_RANK = {"deprecated": 0.5, "retired": 0.25, "dropped": 0.35, "draft": 0.9}
 IDENTIFIER_FIELDS = ("name", "columns", "tags", "sql")
-PAIRED_FIELDS = ("name", "columns", "tags")  # the identifier fields with pair terms
 PROSE_FIELDS = ("description", "text")
+PAIRED_FIELDS = ("name", "columns", "tags", *PROSE_FIELDS)  # indexed with pair terms
 SCORED_FIELDS = (*IDENTIFIER_FIELDS, *PROSE_FIELDS, "exact", "prefix")
 
 
@@ -212,10 +212,8 @@ class TextQuery:
         clauses: list[wq.Query] = []
         for field in IDENTIFIER_FIELDS:
             clauses.append(wq.Term(field, whole, boost=BOOSTS[field]))
-            if len(parts) > 1 and field in PAIRED_FIELDS:
-                clauses.append(_phrase(field, parts))
-        if len(parts) > 1 and "_".join(parts) != whole:
-            clauses.append(_sql(parts))  # SQL has no pairs: its snake_case spelling
+            if len(parts) > 1 and (phrase := _phrase(field, parts)) not in clauses:
+                clauses.append(phrase)  # not in SQL when typed as SQL spells it
         for field in PROSE_FIELDS:
             clauses.append(wq.Term(field, stem(whole), boost=BOOSTS[field]))
             if len(parts) > 1:
@@ -267,8 +265,7 @@ class TextQuery:
         words = [w for part in text.split() for w in identifier_parts(part)]
         if len(words) == 1:
             return self._word(words[0])
-        clauses = [_phrase(field, words) for field in PAIRED_FIELDS]
-        clauses.append(_sql(words))
+        clauses = [_phrase(field, words) for field in IDENTIFIER_FIELDS]
         # Prose drops stop words when indexed, and pairs the words around them: so does
         # the phrase (``cost of goods`` → ``cost good``).
         clauses += [_phrase(field, _prose_words(words)) for field in PROSE_FIELDS]
@@ -279,8 +276,8 @@ class TextQuery:
         if field in PROSE_FIELDS:
             whole, parts = stem(whole), _prose_words(parts)
         clauses: list[wq.Query] = [wq.Term(field, whole, boost=BOOSTS[field])]
-        if len(parts) > 1 and field != "sql":
-            clauses.append(_phrase(field, parts))
+        if len(parts) > 1 and (phrase := _phrase(field, parts)) not in clauses:
+            clauses.append(phrase)
         if field == "text":  # ``description:`` means any prose
             clauses += self._fielded("description", word).subqueries  # type: ignore[attr-defined]
         return wq.Or(clauses)
@@ -291,15 +288,13 @@ def _prose_words(words: list[str]) -> list[str]:
     return [stem(w) for w in words if not is_stop_word(w)] or [stem(w) for w in words]
 
 
-def _sql(words: list[str]) -> wq.Query:
-    """Words together in SQL, as its identifiers spell them (``sales_region``)."""
-    return wq.Term("sql", "_".join(words), boost=BOOSTS["sql"])
-
-
 def _phrase(field: str, words: list[str]) -> wq.Query:
-    """Words next to each other in a field: all their pair terms (one word: the word)."""
+    """Words next to each other in a field: all their pair terms (one word: the word).
+    SQL has no pairs: there, the words as its identifiers spell them (``sales_region``)."""
     if len(words) == 1:
         return wq.Term(field, words[0], boost=BOOSTS[field])
+    if field not in PAIRED_FIELDS:
+        return wq.Term(field, "_".join(words), boost=BOOSTS[field])
     return wq.And([wq.Term(field, pair, boost=BOOSTS[field]) for pair in pair_terms(words)])
 
 

@@ -249,6 +249,7 @@ class TestMatching:
         engine.apply([doc("job:1", "load", sql="SELECT net_revenue FROM sales")])
         assert ids(engine, "NetRevenue") == ["job:1"]
         assert ids(engine, '"net revenue"') == ["job:1"]
+        assert ids(engine, "sql:NetRevenue") == ["job:1"]
 
     def test_phrases_keep_word_order(self, mesh: SearchBackend) -> None:
         assert ids(mesh, '"churn analysis"') == ["product:1"]
