@@ -47,9 +47,13 @@ PREFIX_MAX = 20
 PAIR = " "  # between the words of a pair term: no indexed word holds a space
 
 
+def pair_term(first: str, second: str) -> str:
+    return f"{first}{PAIR}{second}"
+
+
 def pair_terms(words: list[str]) -> list[str]:
     """The pair terms of consecutive words: ``a, b, c`` → ``a b``, ``b c``."""
-    return [f"{first}{PAIR}{second}" for first, second in pairwise(words)]
+    return [pair_term(first, second) for first, second in pairwise(words)]
 
 
 def camel_words(piece: str) -> list[str]:
@@ -218,7 +222,7 @@ class PairFilter(Filter):
             start = token.startchar if token.chars else 0
             if previous is not None:
                 both = token.copy()
-                both.text = f"{previous[0]}{PAIR}{token.text}"
+                both.text = pair_term(previous[0], token.text)
                 both.word = False
                 both.startchar = previous[1]
                 yield both
