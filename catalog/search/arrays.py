@@ -92,28 +92,26 @@ class Snapshot:
             if leaf.has_deletions():
                 deleted = np.fromiter(leaf.deleted_docs_set, dtype=np.int64)
                 self.live[deleted + offset] = False
-        self._lengths: dict[str, Floats] = {}
+        self._arrays: dict[str, Floats] = {}  # by their name in the segment cache
         self._averages: dict[str, float] = {}
         self._facets: dict[str, FacetIndex] = {}
         self._terms: dict[tuple[str, str], tuple[Ints, Floats]] = {}
-        self._numbers: dict[str, Floats] = {}
 
     # --- per-document arrays ------------------------------------------------------------
 
     def _joined(self, name: str, read: Callable[[Any], Floats]) -> Floats:
         """Per-segment arrays (cached under ``name``) end to end, in docnum order."""
-        parts = [
-            self.cache.derived(leaf, name, lambda leaf=leaf: read(leaf)) for leaf, _ in self.leaves
-        ]
-        return np.concatenate(parts) if parts else np.zeros(0)
+        if name not in self._arrays:
+            parts = [
+                self.cache.derived(leaf, name, lambda leaf=leaf: read(leaf))
+                for leaf, _ in self.leaves
+            ]
+            self._arrays[name] = np.concatenate(parts) if parts else np.zeros(0)
+        return self._arrays[name]
 
     def numbers(self, column: str, default: float) -> Floats:
         """A numeric column's value for every document (``default`` where it has none)."""
-        if column not in self._numbers:
-            self._numbers[column] = self._joined(
-                f"a:{column}", lambda leaf: _numbers(leaf, column, default)
-            )
-        return self._numbers[column]
+        return self._joined(f"a:{column}", lambda leaf: _numbers(leaf, column, default))
 
     @property
     def ranks(self) -> Floats:
@@ -124,11 +122,7 @@ class Snapshot:
         return self.numbers("updated", 0.0)
 
     def lengths(self, field: str) -> Floats:
-        if field not in self._lengths:
-            self._lengths[field] = self._joined(
-                f"a:len:{field}", lambda leaf: _lengths(leaf, field)
-            )
-        return self._lengths[field]
+        return self._joined(f"a:len:{field}", lambda leaf: _lengths(leaf, field))
 
     def average_length(self, field: str) -> float:
         """The mean length of ``field`` over the documents that have it: most fields are
