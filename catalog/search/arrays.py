@@ -9,8 +9,9 @@ Here a term's postings are read a block at a time into arrays, BM25F is computed
 arrays, and clauses combine as per-document arrays the way whoosh's matchers combine them
 (a document matches an OR if it matches any clause and an AND if it matches all, and its
 score is the sum of its matching clauses' scores). Facet counts, the top N by score times
-rank, and the order by name or date come from the same arrays. Phrases (positions) still
-go through whoosh's matchers, which only visit documents holding every word.
+rank, and the order by name or date come from the same arrays. Queries are made of terms
+(phrases are pair terms, ``catalog.search.analysis``) joined by OR, AND, AND NOT and AND
+MAYBE; nothing needs positions.
 
 :class:`Snapshot` is one searcher's view: its documents in whoosh's global docnum order.
 Everything that belongs to one segment (ranks, field lengths, facet values, sort keys) is
@@ -177,7 +178,7 @@ class Snapshot:
             return found
         if isinstance(query, wq.Every):
             return Matches(np.ones(self.n, dtype=bool), np.zeros(self.n))
-        return self._dense(*self._by_matcher(query))
+        raise TypeError(f"No array evaluation for {type(query).__name__} queries.")
 
     def _union(self, queries: Sequence[wq.Query], scored: bool, boost: float) -> Matches:
         mask = np.zeros(self.n, dtype=bool)
@@ -261,19 +262,6 @@ class Snapshot:
             self._terms.pop(next(iter(self._terms)))
         self._terms[key] = found
         return found
-
-    def _by_matcher(self, query: wq.Query) -> tuple[Ints, Floats]:
-        """Any other query (phrases): whoosh's matcher, segment by segment."""
-        ids: list[int] = []
-        scores: list[float] = []
-        subsearchers = self.searcher.subsearchers or [(self.searcher, 0)]
-        for sub, offset in subsearchers:
-            matcher = query.matcher(sub)
-            while matcher.is_active():
-                ids.append(matcher.id() + offset)
-                scores.append(matcher.score())
-                matcher.next()
-        return np.array(ids, dtype=np.int64), np.array(scores, dtype=np.float64)
 
     # --- ordering -----------------------------------------------------------------------
 
