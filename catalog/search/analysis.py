@@ -169,10 +169,11 @@ class IdentifierTokenizer(Tokenizer):
 class IdentifierFilter(Filter):
     """Expands each token into its whole form and its parts (at index time only).
 
-    Positions: the whole token and its first part share a position and the later parts
-    follow, so phrases over parts work and the next token comes after the last part.
-    At query time the token is only lowercased: the query builder decides how a typed
-    identifier matches (whole, or its parts as a phrase).
+    Positions, when asked for (the index stores none): the whole token and its first part
+    share a position and the later parts follow, and the next token comes after the last
+    part. Each part is marked a ``word`` for :class:`PairFilter`. At query time the token
+    is only lowercased: the query builder decides how a typed identifier matches (whole,
+    or its parts as a phrase).
     """
 
     is_morph = False
