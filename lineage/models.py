@@ -336,3 +336,18 @@ class GraphGeneration(models.Model):
         now = timezone.now()
         if not cls.objects.filter(pk=1).update(value=models.F("value") + 1, updated_at=now):
             cls.objects.get_or_create(pk=1, defaults={"value": 1, "updated_at": now})
+
+
+class ChangeOutbox(models.Model):
+    """What one ingest transaction touched, for follow-up work done outside the request.
+
+    Written in the same transaction as the projection (one row per transaction, whatever
+    the batch size), so it commits or rolls back with it; the worker reads and deletes
+    rows to re-evaluate what depends on these jobs and datasets (SLOs). ``since`` is the
+    earliest event time in the transaction: a late event changes the past from there on.
+    """
+
+    job_ids = models.JSONField(default=list)
+    dataset_ids = models.JSONField(default=list)
+    since = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)

@@ -36,6 +36,7 @@ from catalog.models import (
 from catalog.search.outbox import search_outbox_add
 from lineage.facets import DatasetFacts, EventFacts, JobFacts, RunFacts
 from lineage.models import (
+    ChangeOutbox,
     ColumnLineage,
     DataQualityAssertion,
     DatasetStatistics,
@@ -103,6 +104,7 @@ class Projector:
         self._assertions: dict[tuple[int, int, str, str], dict[str, Any]] = {}
         self._columns: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._symlinks: dict[Key, dict[str, Any]] = {}
+        self._earliest: datetime | None = None
 
     # --- 1. load ----------------------------------------------------------------------
 
@@ -265,6 +267,8 @@ class Projector:
 
     def _apply(self, facts: EventFacts) -> None:
         event = facts.event
+        if self._earliest is None or event.event_time < self._earliest:
+            self._earliest = event.event_time
         job = self._describe_job(facts.job) if facts.job else None
         run = None
         if facts.run is not None and job is not None:
@@ -574,6 +578,12 @@ class Projector:
             [f"job:{job.pk}" for job in self.jobs.values()]
             + [f"dataset:{dataset.pk}" for dataset in self.datasets.values()]
         )
+        if self._earliest is not None:
+            ChangeOutbox.objects.create(
+                job_ids=sorted({job.pk for job in self.jobs.values()}),
+                dataset_ids=sorted({dataset.pk for dataset in self.datasets.values()}),
+                since=self._earliest,
+            )
 
     def _adds_edges(self) -> bool:
         """Whether this batch brings a job↔dataset or column edge the graph lacks: two

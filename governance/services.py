@@ -1,0 +1,395 @@
+"""SLO evaluation: keeping each SLO's timeline, status and figures in step with lineage.
+
+Three things call :func:`slo_evaluate`: the worker after an ingest transaction touched a
+watched dataset (:func:`slo_changes_drain`, fed by ``lineage.ChangeOutbox``), the periodic
+sweep (:func:`slos_sweep`) because a freshness breach happens when nothing arrives, and
+the services that create or change an SLO. Evaluation recomputes the timeline from a
+point in time (the earliest event of the change, or when it was last evaluated) up to
+``now`` and rewrites the stored segments from there, so running it twice, or for a
+duplicate event, gives the same result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from catalog.models import DataProduct, Dataset
+from governance import slo as kinds
+from governance.models import DAY, Slo, SloKind, SloSegment, SloState
+from lineage.models import ChangeOutbox, Direction, JobDataset
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(days=28)  # attainment and error budget
+SHORT = timedelta(days=7)
+BURN_WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7)}
+HISTORY = timedelta(days=35)  # how far back a late event may still rewrite the timeline
+
+
+# --- one SLO ----------------------------------------------------------------------------
+
+
+def slo_evaluate(*, slo: Slo, now: datetime | None = None, since: datetime | None = None) -> Slo:
+    """Bring ``slo`` up to ``now``; ``since``: signals from then on may have changed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Slo.objects.select_for_update().select_related("product").get(pk=slo.pk)
+        start = _start(locked, now, since)
+        changes = kinds.timeline(locked, start, now)
+        previous = locked.state
+        last = _store_segments(locked, changes, start)
+        _set_status(locked, last, changes[-1], now)
+        if previous != locked.state:
+            _notify_transition(locked, previous)
+    return locked
+
+
+def _start(slo: Slo, now: datetime, since: datetime | None) -> datetime:
+    """From where to recompute: a new SLO looks back over the budget window."""
+    start = slo.evaluated_at or (min(slo.created_at, now) - WINDOW)
+    if since is not None:
+        start = min(start, since)
+    return min(max(start, now - HISTORY), now)
+
+
+def _store_segments(slo: Slo, changes: list[kinds.Change], start: datetime) -> SloSegment:
+    """Replace the timeline from ``start`` on with ``changes`` (the first is the state at
+    ``start``); the stretch that covers ``start`` goes on when the state is the same."""
+    stored = slo.segments.filter(Q(end__isnull=True) | Q(end__gt=start))
+    head = stored.filter(start__lt=start).order_by("-start").first()
+    stored.filter(start__gte=start).delete()
+    first, rest = changes[0], changes[1:]
+    if head is not None and head.state == first.state:
+        current = head
+    else:
+        if head is not None:
+            head.end = start
+            head.save(update_fields=["end"])
+        began = first.at if head is None and first.at.year > 1 else start
+        current = SloSegment(slo=slo, state=first.state, start=min(began, start))
+    current.evidence = first.evidence if current.pk is None else current.evidence
+    for change in rest:
+        current.end = change.at
+        current.save()
+        current = SloSegment(slo=slo, state=change.state, start=change.at)
+        current.evidence = change.evidence
+    current.end = None
+    current.save()
+    return current
+
+
+def _set_status(slo: Slo, segment: SloSegment, latest: kinds.Change, now: datetime) -> None:
+    slo.state, slo.state_since = segment.state, segment.start
+    slo.evidence = latest.evidence
+    slo.evaluated_at = now
+    figures = slo_figures(slo=slo, now=now)
+    slo.attainment_7d = figures.attainment(SHORT)
+    slo.attainment_28d = figures.attainment(WINDOW)
+    slo.budget_remaining = figures.budget_remaining
+    slo.burn_rate_1d = figures.burn_rate(BURN_WINDOWS["1d"])
+    slo.burn_rate_7d = figures.burn_rate(BURN_WINDOWS["7d"])
+    slo.save()
+
+
+@dataclass
+class Figures:
+    """Seconds spent in each state over the last 28 days, and what follows from them."""
+
+    slo: Slo
+    now: datetime
+    spans: list[tuple[str, datetime, datetime]]
+
+    def seconds(self, state: str, window: timedelta) -> float:
+        since = self.now - window
+        return sum(
+            (min(end, self.now) - max(start, since)).total_seconds()
+            for s, start, end in self.spans
+            if s == state and end > since
+        )
+
+    def attainment(self, window: timedelta) -> float | None:
+        """Share of the known time (met or breached) that was met; ``None`` if none was."""
+        met = self.seconds(SloState.MET, window)
+        known = met + self.seconds(SloState.BREACHED, window)
+        return met / known if known else None
+
+    @property
+    def budget_remaining(self) -> float:
+        """Share of the 28-day error budget left: 1 untouched, 0 spent, below 0 overspent."""
+        allowed = self.slo.budget_seconds
+        if allowed <= 0:
+            return 1.0 if not self.seconds(SloState.BREACHED, WINDOW) else float("-inf")
+        return 1.0 - self.seconds(SloState.BREACHED, WINDOW) / allowed
+
+    def burn_rate(self, window: timedelta) -> float:
+        """How fast the budget went over ``window``: 1 spends exactly the budget over 28
+        days, 14.4 over the last day spends a 28-day budget in under two."""
+        allowed_share = 1.0 - self.slo.objective
+        share = self.seconds(SloState.BREACHED, window) / window.total_seconds()
+        return share / allowed_share if allowed_share > 0 else (0.0 if not share else 1e9)
+
+
+def slo_figures(*, slo: Slo, now: datetime) -> Figures:
+    rows = (
+        slo.segments.filter(Q(end__isnull=True) | Q(end__gt=now - WINDOW), start__lte=now)
+        .order_by("start")
+        .values_list("state", "start", "end")
+    )
+    return Figures(slo, now, [(state, start, end or now) for state, start, end in rows])
+
+
+def _notify_transition(slo: Slo, previous: str) -> None:
+    if slo.state == SloState.BREACHED:
+        event = "slo.breached"
+    elif previous == SloState.BREACHED and slo.state == SloState.MET:
+        event = "slo.recovered"
+    else:
+        return
+    from governance.webhooks import webhook_notify
+
+    webhook_notify(event=event, data=slo_payload(slo, previous), product=slo.product)
+
+
+def slo_payload(slo: Slo, previous: str = "") -> dict[str, Any]:
+    """An SLO as webhooks and the API describe it."""
+    product = slo.product
+    return {
+        "slo": {"id": slo.pk, "name": slo.name, "kind": slo.kind, "promise": slo.describe()},
+        "product": {"id": product.external_id, "name": product.name} if product else None,
+        "dataset": f"{slo.namespace}:{slo.dataset_name}" if slo.namespace else None,
+        "state": slo.state,
+        "previous_state": previous or None,
+        "since": slo.state_since.isoformat() if slo.state_since else None,
+        "evidence": slo.evidence,
+        "budget_remaining": _finite(slo.budget_remaining),
+        "burn_rate_1d": slo.burn_rate_1d,
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or value in (float("inf"), float("-inf")) else value
+
+
+# --- what ingestion touched, and the sweep -----------------------------------------------
+
+
+@dataclass
+class DrainReport:
+    rows: int = 0
+    slos: int = 0
+
+
+def slo_changes_drain(*, now: datetime | None = None, limit: int = 200) -> DrainReport:
+    """Re-evaluate the SLOs watching what the oldest queued ingest transactions touched,
+    then drop those rows. A crash in between leaves them for the next drain, which
+    evaluates again to the same result."""
+    rows = list(ChangeOutbox.objects.order_by("id")[:limit])
+    if not rows:
+        return DrainReport()
+    since = min(row.since for row in rows)
+    keys = _touched_keys(
+        {pk for row in rows for pk in row.dataset_ids}, {pk for row in rows for pk in row.job_ids}
+    )
+    slos = list(Slo.objects.enabled().bound_to(keys))
+    for slo in slos:
+        slo_evaluate(slo=slo, now=now, since=since)
+    ChangeOutbox.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    return DrainReport(rows=len(rows), slos=len(slos))
+
+
+def _touched_keys(dataset_ids: set[int], job_ids: set[int]) -> set[tuple[str, str]]:
+    """The datasets touched, and those the touched jobs write (a failed run may name no
+    output, but it still counts against its job's outputs)."""
+    written = JobDataset.objects.filter(job_id__in=job_ids, direction=Direction.OUTPUT).values(
+        "dataset_id"
+    )
+    return set(
+        Dataset.objects.filter(Q(pk__in=dataset_ids) | Q(pk__in=written)).values_list(
+            "namespace__name", "name"
+        )
+    )
+
+
+def slos_sweep(*, now: datetime | None = None, slos: Iterable[Slo] | None = None) -> int:
+    """Evaluate every enabled SLO up to ``now``: time alone breaches freshness and moves
+    the rolling windows."""
+    now = now or timezone.now()
+    count = 0
+    for slo in slos if slos is not None else Slo.objects.enabled().iterator():
+        try:
+            slo_evaluate(slo=slo, now=now)
+        except Exception:
+            # One SLO that cannot be evaluated must not stop the others; it is logged
+            # with its id and tried again by the next sweep.
+            log.exception("evaluating SLO %s failed", slo.pk)
+            continue
+        count += 1
+    return count
+
+
+def slo_changes_pending() -> dict[str, Any]:
+    agg = ChangeOutbox.objects.aggregate(oldest=Min("created_at"))
+    return {"rows": ChangeOutbox.objects.count(), "oldest": agg["oldest"]}
+
+
+# --- SLOs from contracts ----------------------------------------------------------------
+
+_VOLUME_BOUNDS = {
+    "mustBeGreaterThan": ("min_rows", 1),
+    "mustBeGreaterOrEqualTo": ("min_rows", 0),
+    "mustBeGreaterThanOrEqualTo": ("min_rows", 0),
+    "mustBeLessThan": ("max_rows", -1),
+    "mustBeLessOrEqualTo": ("max_rows", 0),
+    "mustBeLessThanOrEqualTo": ("max_rows", 0),
+}
+
+
+@dataclass
+class Declared:
+    """An SLO as a contract declares it: ``key`` says which line made it."""
+
+    key: str
+    name: str
+    kind: str
+    element: str = ""
+    values: dict[str, Any] | None = None
+
+
+def declared_slos(normalized: dict[str, Any]) -> list[Declared]:
+    """The SLOs a product's contracts promise, from its normalized descriptor."""
+    out: list[Declared] = []
+    for contract in normalized.get("contracts", []):
+        cid = contract.get("id", "")
+        for line in contract.get("sla", []):
+            if (found := _from_sla(cid, line)) is not None:
+                out.append(found)
+        out.extend(_from_quality(cid, contract))
+        if contract.get("objects"):
+            out.append(
+                Declared(f"{cid}:schema", "Schema stability", SloKind.SCHEMA_STABILITY, "", {})
+            )
+    return out
+
+
+def _from_sla(cid: str, line: dict[str, Any]) -> Declared | None:
+    kind, element = line.get("kind"), line.get("element", "")
+    key = f"{cid}:sla:{line.get('property') or kind}@{element}"
+    raw = line.get("raw") or ""
+    if kind in ("latency", "frequency") and line.get("duration_seconds"):
+        label = "Freshness" if kind == "latency" else "Update frequency"
+        values = {"threshold_seconds": float(line["duration_seconds"])}
+        return Declared(key, f"{label} ({raw})", SloKind.FRESHNESS, element, values)
+    if kind == "availability" and line.get("percent") is not None:
+        values = {"target": float(line["percent"]) / 100.0, "window_seconds": 7 * DAY}
+        return Declared(key, f"Availability ({raw})", SloKind.PIPELINE_SUCCESS, element, values)
+    return None  # retention and the like: nothing in lineage shows them
+
+
+def _from_quality(cid: str, contract: dict[str, Any]) -> list[Declared]:
+    """``rowCount`` rules become volume SLOs; any other rule makes the product promise
+    that its quality checks pass (one SLO per contract)."""
+    out, others = [], False
+    for obj, rule in _quality_rules(contract):
+        definition = rule.get("definition", {})
+        if str(definition.get("metric") or definition.get("rule") or "") == "rowCount":
+            values = _row_bounds(definition)
+            if values:
+                name = rule.get("name") or "Row count"
+                out.append(Declared(f"{cid}:volume@{obj}", name, SloKind.VOLUME, obj, values))
+                continue
+        others = True
+    if others:
+        values = {"target": 1.0}
+        out.append(Declared(f"{cid}:quality", "Quality checks pass", SloKind.QUALITY, "", values))
+    return out
+
+
+def _quality_rules(contract: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+    for rule in contract.get("quality", []):
+        yield "", rule
+    for obj in contract.get("objects", []):
+        for rule in obj.get("quality", []):
+            yield obj.get("name", ""), rule
+        for prop in _properties(obj.get("properties", [])):
+            for rule in prop.get("quality", []):
+                yield obj.get("name", ""), rule
+
+
+def _properties(props: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    for prop in props:
+        yield prop
+        yield from _properties(prop.get("properties", []))
+
+
+def _row_bounds(definition: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for word, (attr, shift) in _VOLUME_BOUNDS.items():
+        if isinstance(definition.get(word), int | float):
+            values[attr] = int(definition[word]) + shift
+    between = definition.get("mustBeBetween")
+    if isinstance(between, list) and len(between) == 2:
+        values["min_rows"], values["max_rows"] = int(between[0]), int(between[1])
+    return values
+
+
+_DECLARED_FIELDS = ("threshold_seconds", "min_rows", "max_rows", "tolerance", "target")
+
+
+def slos_sync_from_product(*, product: DataProduct) -> list[Slo]:
+    """Make the product's contract SLOs what its active revision declares: new lines
+    add SLOs, changed lines update them (their window is computed again), dropped lines remove them.
+    SLOs added through the API or admin are left alone. Call inside the registration's
+    transaction; evaluation follows on the worker."""
+    revision = product.active_revision
+    declared = {d.key: d for d in declared_slos(revision.normalized if revision else {})}
+    existing = {s.key: s for s in product.slos.filter(source=Slo.Source.CONTRACT)}
+    Slo.objects.filter(pk__in=[s.pk for k, s in existing.items() if k not in declared]).delete()
+    now = timezone.now()
+    kept = []
+    for key, spec in declared.items():
+        slo = existing.get(key) or Slo(product=product, key=key, source=Slo.Source.CONTRACT)
+        changed = _apply_declared(slo, spec)
+        if changed or slo.pk is None:
+            slo.updated_at = now
+            if slo.pk is not None:
+                slo.evaluated_at = None  # a new promise: recompute its window
+            slo.save()
+        kept.append(slo)
+    return kept
+
+
+def on_product_saved(product: DataProduct) -> None:
+    slos_sync_from_product(product=product)
+
+
+def _apply_declared(slo: Slo, spec: Declared) -> bool:
+    values = {f: None for f in _DECLARED_FIELDS}
+    values.update(spec.values or {})
+    wanted = {"name": spec.name[:255], "kind": spec.kind, "element": spec.element, **values}
+    changed = {k: v for k, v in wanted.items() if getattr(slo, k) != v}
+    for attr, value in changed.items():
+        setattr(slo, attr, value)
+    return bool(changed)
+
+
+def slos_evaluate_new(*, now: datetime | None = None) -> int:
+    """Evaluate SLOs that never were (just declared, or changed)."""
+    return slos_sweep(now=now, slos=Slo.objects.enabled().filter(evaluated_at__isnull=True))
+
+
+def slo_timeline(*, slo: Slo, since: datetime, until: datetime | None = None) -> list[SloSegment]:
+    """The stored segments overlapping ``[since, until]``."""
+    until = until or timezone.now()
+    return list(
+        slo.segments.filter(Q(end__isnull=True) | Q(end__gt=since), start__lte=until).order_by(
+            "start"
+        )
+    )
