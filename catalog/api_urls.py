@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import api, search_api
+from catalog import api, ownership_api, search_api
 
 # Product ids may hold "/" and ":": the sub-resources are matched first.
 urlpatterns = [
@@ -24,5 +24,15 @@ urlpatterns = [
         name="api-product-lineage",
     ),
     path("products/<path:product_id>/diff", api.DiffView.as_view(), name="api-product-diff"),
+    path("ownerships", ownership_api.OwnershipListView.as_view(), name="api-ownerships"),
+    path(
+        "ownerships/history",
+        ownership_api.OwnershipHistoryView.as_view(),
+        name="api-ownership-history",
+    ),
+    path("ownerships/<int:pk>", ownership_api.OwnershipView.as_view(), name="api-ownership"),
+    path("teams", ownership_api.TeamListView.as_view(), name="api-teams"),
+    path("teams/<int:pk>", ownership_api.TeamView.as_view(), name="api-team"),
+    path("people", ownership_api.PersonListView.as_view(), name="api-people"),
     path("products/<path:product_id>", api.ProductView.as_view(), name="api-product"),
 ]

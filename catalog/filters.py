@@ -7,12 +7,13 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
-from catalog.models import DataProduct, Domain, ProductStatus
+from catalog.models import DataProduct, Domain, Ownership, ProductStatus
 
 
 class ProductFilter(django_filters.FilterSet):
     """``domain`` (a slug; includes its sub-domains), ``status``, ``tag``, ``owner``
-    (a person's username or a team name) and ``q`` (text in name, id, purpose, tags)."""
+    (a person's username or a team name: the product's team, a member of it, or an
+    ownership) and ``q`` (text in name, id, purpose, tags)."""
 
     domain = django_filters.CharFilter(method="filter_domain")
     status = django_filters.MultipleChoiceFilter(choices=ProductStatus.choices)
@@ -33,8 +34,13 @@ class ProductFilter(django_filters.FilterSet):
         return queryset.filter(tags__icontains=f'"{value}"')
 
     def filter_owner(self, queryset: QuerySet[DataProduct], name: str, value: str) -> Any:
+        held = Ownership.objects.filter(
+            Q(person__username__iexact=value) | Q(team__name__iexact=value), product__isnull=False
+        )
         return queryset.filter(
-            Q(team__name__iexact=value) | Q(team__members__person__username__iexact=value)
+            Q(team__name__iexact=value)
+            | Q(team__members__person__username__iexact=value)
+            | Q(pk__in=held.values("product_id"))
         ).distinct()
 
     def filter_text(self, queryset: QuerySet[DataProduct], name: str, value: str) -> Any:

@@ -187,6 +187,7 @@ class ApiToken(models.Model):
     SCOPES = [
         ("lineage:write", "Post OpenLineage events"),
         ("products:write", "Register and edit data products"),
+        ("governance:write", "Manage ownership, SLOs and webhooks"),
         ("admin", "Everything"),
     ]
 
@@ -560,3 +561,179 @@ class SearchOutbox(models.Model):
 
     def __str__(self) -> str:
         return self.doc_id
+
+
+# --- ownership ----------------------------------------------------------------------------
+
+OWNERSHIP_TARGETS = ("domain", "product", "dataset")
+OWNERSHIP_PARTIES = ("person", "team")
+
+
+def _exactly_one(*fields: str) -> models.Q:
+    """The condition that exactly one of the nullable foreign keys ``fields`` is set."""
+    condition = models.Q()
+    for name in fields:
+        nulls = {f"{other}__isnull": other != name for other in fields}
+        condition |= models.Q(**nulls)
+    return condition
+
+
+class Ownership(models.Model):
+    """A role that a person or a team holds on a domain, a data product or a dataset.
+
+    ``source`` says where it came from: a sync from one source (a descriptor upload, an
+    OpenLineage ``ownership`` facet) replaces only that source's rows, so a steward's
+    portal edit survives the next upload. The foreign keys are indexed, which serves the
+    lookups by person, team and each target.
+    """
+
+    class Role(models.TextChoices):
+        # The values of TeamMember.Role, without "member": membership is not a role on data.
+        OWNER = "owner"
+        TECHNICAL_OWNER = "technical_owner"
+        BUSINESS_OWNER = "business_owner"
+        STEWARD = "steward"
+
+    class Source(models.TextChoices):
+        DESCRIPTOR = "descriptor"
+        OPENLINEAGE = "openlineage", "OpenLineage"
+        PORTAL = "portal"
+        API = "api", "API"
+
+    # The roles that answer for a product: shown as its owners.
+    OWNER_ROLES = (Role.OWNER, Role.TECHNICAL_OWNER, Role.BUSINESS_OWNER)
+
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="ownerships"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="ownerships"
+    )
+    domain = models.ForeignKey(
+        Domain, null=True, blank=True, on_delete=models.CASCADE, related_name="ownerships"
+    )
+    product = models.ForeignKey(
+        DataProduct, null=True, blank=True, on_delete=models.CASCADE, related_name="ownerships"
+    )
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.CASCADE, related_name="ownerships"
+    )
+    role = models.CharField(max_length=32, choices=Role.choices)
+    role_raw = models.CharField(max_length=255, blank=True)  # as the source wrote it
+    source = models.CharField(max_length=16, choices=Source.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=255, blank=True)  # username or token name
+
+    class Meta:
+        ordering = ["role", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_exactly_one(*OWNERSHIP_PARTIES), name="ownership_one_party"
+            ),
+            models.CheckConstraint(
+                condition=_exactly_one(*OWNERSHIP_TARGETS), name="ownership_one_target"
+            ),
+            # One constraint per (target, party) pair: a plain unique over nullable columns
+            # would say nothing about the rows where one of them is NULL.
+            *[
+                models.UniqueConstraint(
+                    fields=[target, party, "role"],
+                    condition=models.Q(**{f"{target}__isnull": False, f"{party}__isnull": False}),
+                    name=f"ownership_{target}_{party}_uniq",
+                )
+                for target in OWNERSHIP_TARGETS
+                for party in OWNERSHIP_PARTIES
+            ],
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.party_label} is {self.role} of {self.target_kind} {self.target_label}"
+
+    @property
+    def target_kind(self) -> str:
+        return next(kind for kind in OWNERSHIP_TARGETS if getattr(self, f"{kind}_id"))
+
+    @property
+    def target(self) -> Domain | DataProduct | Dataset:
+        return getattr(self, self.target_kind)  # type: ignore[no-any-return]
+
+    @property
+    def target_label(self) -> str:
+        return ownership_target_label(self.target)
+
+    @property
+    def party_kind(self) -> str:
+        return "person" if self.person_id else "team"
+
+    @property
+    def party(self) -> Person | Team:
+        return self.person if self.person is not None else self.team  # type: ignore[return-value]
+
+    @property
+    def party_label(self) -> str:
+        return self.person.username if self.person is not None else str(self.team)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role in self.OWNER_ROLES
+
+
+def ownership_target_kind(target: Domain | DataProduct | Dataset) -> str:
+    return {Domain: "domain", DataProduct: "product", Dataset: "dataset"}[type(target)]
+
+
+def ownership_target_label(target: Domain | DataProduct | Dataset) -> str:
+    """How history names a target, so that it still reads after the target is deleted."""
+    if isinstance(target, Dataset):
+        return f"{target.namespace.name}:{target.name}"[:1024]
+    if isinstance(target, DataProduct):
+        return target.external_id
+    return target.slug
+
+
+class OwnershipChange(models.Model):
+    """One ownership added or removed: the history of who answered for what.
+
+    The foreign keys are ``SET_NULL`` and the labels copies, so that history outlives the
+    people, teams and targets it names.
+    """
+
+    class Action(models.TextChoices):
+        ADDED = "added"
+        REMOVED = "removed"
+
+    target_kind = models.CharField(max_length=16)  # domain / product / dataset
+    domain = models.ForeignKey(
+        Domain, null=True, blank=True, on_delete=models.SET_NULL, related_name="ownership_changes"
+    )
+    product = models.ForeignKey(
+        DataProduct,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ownership_changes",
+    )
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="ownership_changes"
+    )
+    target_label = models.CharField(max_length=1024)
+    party_kind = models.CharField(max_length=8)  # person / team
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="ownership_changes"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="ownership_changes"
+    )
+    party_label = models.CharField(max_length=255)
+    role = models.CharField(max_length=32, choices=Ownership.Role.choices)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    source = models.CharField(max_length=16, choices=Ownership.Source.choices)
+    actor = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["-at", "-id"], name="ownership_change_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.party_label} as {self.role} of {self.target_label}"

@@ -23,6 +23,8 @@ from catalog.models import (
     DataProduct,
     Dataset,
     Domain,
+    Ownership,
+    OwnershipChange,
     Person,
     Port,
     PortBinding,
@@ -33,6 +35,12 @@ from catalog.models import (
     SlaProperty,
     Team,
     TeamMember,
+)
+from catalog.ownership_selectors import (
+    owner_parties,
+    owner_prefetch,
+    ownership_history,
+    ownerships_of,
 )
 
 # Links from descriptors are shown as links only with these schemes: a descriptor is
@@ -51,28 +59,22 @@ def _members() -> Prefetch[Any]:
 @dataclass
 class ProductRow:
     product: DataProduct
-    owners: list[Person]
+    owners: list[Person | Team]
 
 
 def products_with_owners(products: QuerySet[DataProduct]) -> QuerySet[DataProduct]:
-    """``products`` with their team's members prefetched (one query per page)."""
-    return products.prefetch_related(
-        Prefetch("team__members", queryset=TeamMember.objects.select_related("person"))
-    )
+    """``products`` with their ownerships in an owner role prefetched (one query per page)."""
+    return products.prefetch_related(owner_prefetch())
 
 
-def owners_of(members: Iterable[TeamMember]) -> list[Person]:
-    """The people among ``members`` in an owner role, each once, in order."""
-    return list(dict.fromkeys(m.person for m in members if m.role in TeamMember.OWNER_ROLES))
+def owners_of(rows: Iterable[Ownership]) -> list[Person | Team]:
+    """The people and teams among ownerships ``rows`` in an owner role, each once."""
+    return owner_parties(rows)
 
 
 def product_rows(products: Iterable[DataProduct]) -> list[ProductRow]:
-    """Rows of a product table: each product with the people owning it in its team."""
-    rows = []
-    for product in products:
-        members = product.team.members.all() if product.team else []
-        rows.append(ProductRow(product, owners_of(members)))
-    return rows
+    """Rows of a product table: each product with the parties owning it (none: flagged)."""
+    return [ProductRow(p, owners_of(getattr(p, "owner_rows", []))) for p in products]
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class DomainPage:
     children: Sequence[Domain]
     products: list[ProductRow]
     teams: list[Team]
+    ownerships: list[Ownership] = field(default_factory=list)
 
 
 def domain_page(*, domain: Domain) -> DomainPage:
@@ -149,7 +152,7 @@ def domain_page(*, domain: Domain) -> DomainPage:
         .order_by("name")
         .prefetch_related(_members())
     )
-    return DomainPage(children, product_rows(products), list(teams))
+    return DomainPage(children, product_rows(products), list(teams), ownerships_of(domain))
 
 
 # --- a product ----------------------------------------------------------------------------
@@ -314,7 +317,9 @@ class PortView:
 @dataclass
 class ProductPage:
     members: list[TeamMember]
-    owners: list[Person]
+    owners: list[Person | Team]
+    ownerships: list[Ownership]
+    history: list[OwnershipChange]
     support: list[SupportLink]
     output_ports: list[PortView]
     input_ports: list[PortView]
@@ -425,9 +430,12 @@ def product_page(*, product: DataProduct) -> ProductPage:
     _mark_repeated_contracts(outputs)
     served = {view.contract.contract.pk for view in outputs if view.contract}
     revisions = list(selectors.product_revisions(product=product)[: RECENT_REVISIONS + 1])
+    rows = ownerships_of(product)
     return ProductPage(
         members=members,
-        owners=owners_of(members),
+        owners=owners_of(rows),
+        ownerships=rows,
+        history=ownership_history(product),
         support=support_links(product.support),
         output_ports=outputs,
         input_ports=inputs,

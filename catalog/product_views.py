@@ -17,6 +17,7 @@ from catalog.descriptors import DescriptorError
 from catalog.filters import ProductFilter
 from catalog.forms import MAX_UPLOAD_BYTES, ProductUploadForm
 from catalog.models import DataProduct, ProductRevision
+from catalog.ownership_selectors import owners_block
 from catalog.panels import product_slot
 from catalog.services import (
     BreakingChangeRefused,
@@ -83,12 +84,19 @@ def _product_or_404(external_id: str) -> DataProduct:
 
 def product_detail(request: HttpRequest, external_id: str) -> HttpResponse:
     product = _product_or_404(external_id)
+    page = pages.product_page(product=product)
     return render(
         request,
         "catalog/product_detail.html",
         {
             "product": product,
-            "page": pages.product_page(product=product),
+            "page": page,
+            "owners": owners_block(
+                target=product,
+                user=request.user,
+                ownerships=page.ownerships,
+                history=page.history,
+            ),
             "can_publish": can_publish(request.user),
             **panel_context(request, product_slot.panels(product)),
         },
@@ -167,10 +175,10 @@ def domain_detail(request: HttpRequest, slug: str) -> HttpResponse:
     domain = pages.domain_get(slug=slug)
     if domain is None:
         raise Http404("No such domain.")
+    page = pages.domain_page(domain=domain)
+    owners = owners_block(target=domain, user=request.user, ownerships=page.ownerships, history=[])
     return render(
-        request,
-        "catalog/domain_detail.html",
-        {"domain": domain, "page": pages.domain_page(domain=domain)},
+        request, "catalog/domain_detail.html", {"domain": domain, "page": page, "owners": owners}
     )
 
 

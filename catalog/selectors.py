@@ -9,6 +9,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import (
     Count,
+    Exists,
+    OuterRef,
     Q,
     prefetch_related_objects,
 )
@@ -24,10 +26,12 @@ from catalog.models import (
     DatasetSymlink,
     DatasetVersion,
     Namespace,
+    Ownership,
     Port,
     PortBinding,
     ProductRevision,
 )
+from catalog.ownership_selectors import persons_of, teams_of
 
 
 def catalog_counts() -> dict[str, int]:
@@ -132,7 +136,9 @@ def dataset_symlinks(*, dataset: Dataset) -> list[DatasetSymlink]:
 
 
 def datasets_without_owners(*, limit: int = 100) -> tuple[list[Dataset], int]:
-    orphans = Dataset.objects.filter(is_deleted=False, owners=[])
+    """Live datasets nobody holds a role on (from their ownership facet or a steward)."""
+    held = Ownership.objects.filter(dataset=OuterRef("pk"))
+    orphans = Dataset.objects.filter(is_deleted=False).filter(~Exists(held))
     return (
         list(orphans.select_related("namespace").order_by("namespace__name", "name")[:limit]),
         orphans.count(),
@@ -147,10 +153,16 @@ def product_list() -> QuerySet[DataProduct]:
 
 
 def products_of_user(*, user: User, limit: int = 10) -> list[DataProduct]:
-    """Products whose team counts the user among its members (the person tied to the
-    user, in any role)."""
+    """Products the user holds a role on (directly or through a team of theirs), or whose
+    team counts them among its members (one query)."""
+    persons = persons_of(user).values("pk")
+    held = Ownership.objects.filter(
+        Q(person__in=persons) | Q(team__in=teams_of(user).values("pk")), product__isnull=False
+    )
     return list(
-        DataProduct.objects.filter(team__members__person__user=user)
+        DataProduct.objects.filter(
+            Q(pk__in=held.values("product_id")) | Q(team__members__person__in=persons)
+        )
         .distinct()
         .select_related("domain")
         .order_by("name", "external_id")[:limit]

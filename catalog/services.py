@@ -20,12 +20,13 @@ from catalog.descriptors.diff import breaking_changes, semver_major
 from catalog.descriptors.errors import fail
 from catalog.descriptors.model import Issue, Product, product_from_dict, to_dict
 from catalog.descriptors.model import Property as PropertySpec
+from catalog.hooks import product_saved
 from catalog.models import (
     ApiToken,
     Contract,
     DataProduct,
     Domain,
-    Person,
+    Ownership,
     Port,
     PortBinding,
     ProductRevision,
@@ -36,6 +37,7 @@ from catalog.models import (
     Team,
     TeamMember,
 )
+from catalog.ownership import entries_from_team, member_party, ownership_sync, persons_ensure
 from catalog.search.documents import expand
 from catalog.search.outbox import search_outbox_add
 from catalog.selectors import consumers_with_products
@@ -320,6 +322,13 @@ def _store(
     product.active_revision = revision
     product.save(update_fields=["active_revision"])
     _replace_parts(product, spec)
+    ownership_sync(
+        target=product,
+        entries=entries_from_team(spec.team, product.team.name if product.team else ""),
+        source=Ownership.Source.DESCRIPTOR,
+        actor=actor,
+    )
+    product_saved(product)
     search_outbox_add(shown_before | {f"product:{product.pk}"})
     return product, revision
 
@@ -342,18 +351,18 @@ def _team(spec: Product, domain: Domain) -> Team | None:
         name=spec.team.name or f"{spec.name or spec.id} team",
         defaults={"description": spec.team.description, "domain": domain},
     )
+    if team.domain_id is None or (spec.team.description and not team.description):
+        # A team first named by a lineage facet (``team:<name>``) knows neither yet.
+        team.description = team.description or spec.team.description
+        team.domain = team.domain or domain
+        team.save(update_fields=["description", "domain"])
     TeamMember.objects.filter(team=team).delete()
-    members = []
-    for member in spec.team.members:
-        username = member.username or member.email or member.name
-        if not username:
-            continue
-        person, _ = Person.objects.get_or_create(
-            username=username[:255], defaults={"name": member.name, "email": member.email}
-        )
-        members.append(
-            TeamMember(team=team, person=person, role=member.role, role_raw=member.role_raw[:255])
-        )
+    named = [(m, party) for m in spec.team.members if (party := member_party(m)) is not None]
+    persons = persons_ensure(party for _, party in named)
+    members = [
+        TeamMember(team=team, person=persons[party], role=m.role, role_raw=m.role_raw[:255])
+        for m, party in named
+    ]
     TeamMember.objects.bulk_create(members, ignore_conflicts=True)
     return team
 

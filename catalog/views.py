@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from catalog import product_selectors, selectors
+from catalog.ownership_selectors import owners_block, ownership_history, ownerships_of
 from catalog.panels import Panel, Stat, dataset_slot, home_slot
 from catalog.search import Hit, SearchQuery, backend
 
@@ -110,6 +111,12 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lifecycle": selectors.dataset_lifecycle(dataset=dataset),
             "symlinks": selectors.dataset_symlinks(dataset=dataset),
             "facets_json": pretty_json(dataset.facets) if dataset.facets else "",
+            "owners": owners_block(
+                target=dataset,
+                user=request.user,
+                ownerships=ownerships_of(dataset),
+                history=ownership_history(dataset),
+            ),
             **panel_context(request, dataset_slot.panels(dataset)),
         },
     )

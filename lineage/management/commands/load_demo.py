@@ -2,12 +2,16 @@
 
 The events go through the ingestion service like any pipeline's, under the token name
 ``demo``. Loading is skipped when demo events are already stored; ``--force`` posts them
-again, which on the same day stores nothing new (every event is a duplicate).
+again, which within the same hour stores nothing new (every event is a duplicate).
 
 Then the demo data products (``catalog/demo_products``: products of the customer, sales
 and finance domains whose output ports are datasets of the demo mesh) are registered
 with ``register_products``, as source ``demo``. That runs every time: a product whose
 descriptors did not change is left as it is.
+
+Last, the demo administrator (``ensure_demo_admin``'s user, ``--admin``) is made an owner of
+two products, as a steward would from the portal, so that logging in shows "your products".
+Adding an ownership that exists changes nothing, so this too is safe to run again.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 import catalog
+from catalog.models import DataProduct, Ownership
+from catalog.ownership import ownership_add, person_party
 from lineage.demo import (
     anchor_from_date,
     default_anchor,
@@ -31,6 +38,8 @@ from lineage.demo import (
 )
 
 DEMO_PRODUCTS = Path(catalog.__file__).resolve().parent / "demo_products"
+# One product of the customer domain, one of sales: the admin sees products of two teams.
+ADMIN_OWNS = ("crm-customers", "sales-orders")
 
 
 class Command(BaseCommand):
@@ -50,9 +59,15 @@ class Command(BaseCommand):
             type=date.fromisoformat,
             default=None,
             metavar="YYYY-MM-DD",
-            help="day the timeline ends (default: today, UTC)",
+            help="day the timeline ends, at midnight UTC (default: the start of this hour)",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--admin",
+            default="admin",
+            metavar="USERNAME",
+            help="portal user made an owner of two demo products, when it exists",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if demo_is_loaded() and not options["force"]:
@@ -68,6 +83,22 @@ class Command(BaseCommand):
             stdout=self.stdout,
             stderr=self.stderr,
         )
+        self._admin_owns(options["admin"])
+
+    def _admin_owns(self, username: str) -> None:
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            return
+        party = person_party(username, name=user.get_full_name(), email=user.email)
+        for product in DataProduct.objects.filter(external_id__in=ADMIN_OWNS):
+            ownership_add(
+                target=product,
+                party=party,
+                role=Ownership.Role.OWNER,
+                source=Ownership.Source.PORTAL,
+                actor="demo",
+            )
+        self.stdout.write(f"Demo admin {username!r} owns {', '.join(ADMIN_OWNS)}.")
 
     def _load_events(self, options: dict[str, Any]) -> None:
         anchor = anchor_from_date(options["anchor"]) if options["anchor"] else default_anchor()
