@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("lineage.api_urls")),
     path("api/v1/", include("lineage.marquez_urls")),
+    path("api/v1/", include("governance.api_urls")),
     path("api/v1/", include("catalog.api_urls")),
     path("api-auth/", include("rest_framework.urls")),
     path("lineage/", include("lineage.urls")),
