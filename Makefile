@@ -25,6 +25,7 @@ migrate: install
 demo: migrate
 	$(PY) manage.py ensure_demo_admin
 	$(PY) manage.py load_demo
+	$(PY) manage.py slo_sweep --new-only
 
 run: demo serve
 

@@ -84,3 +84,10 @@ class CanWriteProducts(HasScope):
     staff users."""
 
     scope = "products:write"
+
+
+class CanGovern(HasScope):
+    """Stewards' writes (ownership, SLOs, webhooks): tokens with ``governance:write``, and
+    staff users."""
+
+    scope = "governance:write"

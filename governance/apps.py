@@ -8,6 +8,9 @@ class GovernanceConfig(AppConfig):
     def ready(self) -> None:
         # Catalog calls us through its hook and panel registries: it never imports us.
         from catalog.hooks import register_product_saved
-        from governance import services
+        from catalog.panels import register_dataset_panel, register_product_panel
+        from governance import services, slo_views
 
         register_product_saved(services.on_product_saved)
+        register_product_panel(slo_views.product_panel)
+        register_dataset_panel(slo_views.dataset_panel)

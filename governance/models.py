@@ -92,6 +92,9 @@ class Slo(models.Model):
     state_since = models.DateTimeField(null=True, blank=True)
     evidence = models.JSONField(default=dict, blank=True)
     evaluated_at = models.DateTimeField(null=True, blank=True)
+    # When time alone changes the state next (a freshness deadline): the sweep evaluates
+    # only SLOs that are due, and refreshes the others' figures in bulk.
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     attainment_7d = models.FloatField(null=True, blank=True)
     attainment_28d = models.FloatField(null=True, blank=True)
     budget_remaining = models.FloatField(null=True, blank=True)
@@ -144,10 +147,10 @@ class Slo(models.Model):
                 parts.append(f"within {self.tolerance:.0%} of the recent median")
             return ", ".join(parts) or "row count observed"
         if self.kind == SloKind.QUALITY:
-            return f"{(self.target or 1.0):.0%} of quality checks pass"
+            return f"{percent(self.target)} of quality checks pass"
         if self.kind == SloKind.PIPELINE_SUCCESS:
             window = human_duration(self.window_seconds)
-            return f"{(self.target or 1.0):.0%} of producing runs succeed over {window}"
+            return f"{percent(self.target)} of producing runs succeed over {window}"
         return "no breaking schema change without a major version"
 
 
@@ -170,11 +173,16 @@ class SloSegment(models.Model):
         return (self.end or timezone.now()) - self.start
 
 
+def percent(share: float | None) -> str:
+    """``0.995`` → ``99.5%``; no target means all of them."""
+    return f"{round((1.0 if share is None else share) * 100, 3):g}%"
+
+
 def human_duration(seconds: float) -> str:
     """``90`` → ``1.5 min``, ``21600`` → ``6 h``, ``172800`` → ``2 d``."""
     for unit, size in (("d", DAY), ("h", 3600.0), ("min", 60.0)):
         if seconds >= size:
-            value = seconds / size
+            value = round(seconds / size, 1)
             return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
     return f"{seconds:.0f} s"
 

@@ -22,6 +22,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from catalog.models import DataProduct, Dataset
+from catalog.polling import PollingThread
 from governance import slo as kinds
 from governance.models import DAY, Slo, SloKind, SloSegment, SloState
 from lineage.models import ChangeOutbox, Direction, JobDataset
@@ -32,6 +33,7 @@ WINDOW = timedelta(days=28)  # attainment and error budget
 SHORT = timedelta(days=7)
 BURN_WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7)}
 HISTORY = timedelta(days=35)  # how far back a late event may still rewrite the timeline
+OVERSPENT = -1e9  # the budget left of an SLO that allows no breach at all, once breached
 
 
 # --- one SLO ----------------------------------------------------------------------------
@@ -43,13 +45,22 @@ def slo_evaluate(*, slo: Slo, now: datetime | None = None, since: datetime | Non
     with transaction.atomic():
         locked = Slo.objects.select_for_update().select_related("product").get(pk=slo.pk)
         start = _start(locked, now, since)
-        changes = kinds.timeline(locked, start, now)
+        computed = kinds.timeline(locked, start, now)
         previous = locked.state
-        last = _store_segments(locked, changes, start)
-        _set_status(locked, last, changes[-1], now)
+        last = _store_segments(locked, computed.changes, start)
+        locked.due_at = computed.due
+        _set_status(locked, last, computed.changes[-1], now)
         if previous != locked.state:
             _notify_transition(locked, previous)
     return locked
+
+
+def slo_save(*, slo: Slo) -> Slo:
+    """Store a new or changed SLO and evaluate it at once over its whole window."""
+    slo.updated_at = timezone.now()
+    slo.evaluated_at = None
+    slo.save()
+    return slo_evaluate(slo=slo)
 
 
 def _start(slo: Slo, now: datetime, since: datetime | None) -> datetime:
@@ -75,27 +86,28 @@ def _store_segments(slo: Slo, changes: list[kinds.Change], start: datetime) -> S
             head.save(update_fields=["end"])
         began = first.at if head is None and first.at.year > 1 else start
         current = SloSegment(slo=slo, state=first.state, start=min(began, start))
-    current.evidence = first.evidence if current.pk is None else current.evidence
+    if current.pk is None:
+        current.evidence = first.evidence
+    stretches = [current]
     for change in rest:
-        current.end = change.at
-        current.save()
-        current = SloSegment(slo=slo, state=change.state, start=change.at)
-        current.evidence = change.evidence
-    current.end = None
-    current.save()
-    return current
+        stretches[-1].end = change.at
+        stretches.append(
+            SloSegment(slo=slo, state=change.state, start=change.at, evidence=change.evidence)
+        )
+    last = stretches[-1]
+    last.end = None
+    if head is not None and stretches[0] is head:
+        head.save(update_fields=["end"])
+        stretches = stretches[1:]
+    SloSegment.objects.bulk_create(stretches)
+    return last
 
 
 def _set_status(slo: Slo, segment: SloSegment, latest: kinds.Change, now: datetime) -> None:
     slo.state, slo.state_since = segment.state, segment.start
     slo.evidence = latest.evidence
     slo.evaluated_at = now
-    figures = slo_figures(slo=slo, now=now)
-    slo.attainment_7d = figures.attainment(SHORT)
-    slo.attainment_28d = figures.attainment(WINDOW)
-    slo.budget_remaining = figures.budget_remaining
-    slo.burn_rate_1d = figures.burn_rate(BURN_WINDOWS["1d"])
-    slo.burn_rate_7d = figures.burn_rate(BURN_WINDOWS["7d"])
+    _apply_figures(slo, slo_figures(slo=slo, now=now))
     slo.save()
 
 
@@ -126,7 +138,7 @@ class Figures:
         """Share of the 28-day error budget left: 1 untouched, 0 spent, below 0 overspent."""
         allowed = self.slo.budget_seconds
         if allowed <= 0:
-            return 1.0 if not self.seconds(SloState.BREACHED, WINDOW) else float("-inf")
+            return 1.0 if not self.seconds(SloState.BREACHED, WINDOW) else OVERSPENT
         return 1.0 - self.seconds(SloState.BREACHED, WINDOW) / allowed
 
     def burn_rate(self, window: timedelta) -> float:
@@ -169,13 +181,9 @@ def slo_payload(slo: Slo, previous: str = "") -> dict[str, Any]:
         "previous_state": previous or None,
         "since": slo.state_since.isoformat() if slo.state_since else None,
         "evidence": slo.evidence,
-        "budget_remaining": _finite(slo.budget_remaining),
+        "budget_remaining": slo.budget_remaining,
         "burn_rate_1d": slo.burn_rate_1d,
     }
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or value in (float("inf"), float("-inf")) else value
 
 
 # --- what ingestion touched, and the sweep -----------------------------------------------
@@ -219,11 +227,22 @@ def _touched_keys(dataset_ids: set[int], job_ids: set[int]) -> set[tuple[str, st
 
 
 def slos_sweep(*, now: datetime | None = None, slos: Iterable[Slo] | None = None) -> int:
-    """Evaluate every enabled SLO up to ``now``: time alone breaches freshness and moves
-    the rolling windows."""
+    """The minute tick: evaluate the SLOs that time alone may have changed (their
+    ``due_at`` has come) or that never were, then refresh every other SLO's rolling
+    figures in bulk: their state holds until a signal comes, which the drain handles.
+    With ``slos``, evaluate exactly those. Returns how many were evaluated."""
     now = now or timezone.now()
+    if slos is not None:
+        return _evaluate_each(slos, now)
+    due = Slo.objects.enabled().filter(Q(evaluated_at__isnull=True) | Q(due_at__lte=now))
+    count = _evaluate_each(due.iterator(), now)
+    slos_refresh_figures(now=now)
+    return count
+
+
+def _evaluate_each(slos: Iterable[Slo], now: datetime) -> int:
     count = 0
-    for slo in slos if slos is not None else Slo.objects.enabled().iterator():
+    for slo in slos:
         try:
             slo_evaluate(slo=slo, now=now)
         except Exception:
@@ -233,6 +252,58 @@ def slos_sweep(*, now: datetime | None = None, slos: Iterable[Slo] | None = None
             continue
         count += 1
     return count
+
+
+_FIGURES = ["attainment_7d", "attainment_28d", "budget_remaining", "burn_rate_1d", "burn_rate_7d"]
+
+
+def slos_refresh_figures(*, now: datetime, chunk: int = 2000) -> int:
+    """Attainment, budget and burn rates of every enabled SLO that is not due, from its
+    stored timeline, in a few queries per ``chunk`` SLOs; their timelines are known up to
+    ``now``, so they count as evaluated then."""
+    quiet = Slo.objects.enabled().filter(evaluated_at__isnull=False)
+    quiet = quiet.filter(Q(due_at__isnull=True) | Q(due_at__gt=now)).order_by("pk")
+    done, last = 0, 0
+    while batch := list(quiet.filter(pk__gt=last).only("pk", "objective")[:chunk]):
+        last = batch[-1].pk
+        spans = _spans_of([slo.pk for slo in batch], now)
+        for slo in batch:
+            _apply_figures(slo, Figures(slo, now, spans.get(slo.pk, [])))
+            slo.evaluated_at = now
+        Slo.objects.bulk_update(batch, [*_FIGURES, "evaluated_at"], batch_size=500)
+        done += len(batch)
+    return done
+
+
+def _spans_of(pks: list[int], now: datetime) -> dict[int, list[tuple[str, datetime, datetime]]]:
+    rows = (
+        SloSegment.objects.filter(slo_id__in=pks, start__lte=now)
+        .filter(Q(end__isnull=True) | Q(end__gt=now - WINDOW))
+        .order_by()
+        .values_list("slo_id", "state", "start", "end")
+    )
+    spans: dict[int, list[tuple[str, datetime, datetime]]] = {}
+    for pk, state, start, end in rows:
+        spans.setdefault(pk, []).append((state, start, end or now))
+    return spans
+
+
+def _apply_figures(slo: Slo, figures: Figures) -> None:
+    slo.attainment_7d = figures.attainment(SHORT)
+    slo.attainment_28d = figures.attainment(WINDOW)
+    slo.budget_remaining = figures.budget_remaining
+    slo.burn_rate_1d = figures.burn_rate(BURN_WINDOWS["1d"])
+    slo.burn_rate_7d = figures.burn_rate(BURN_WINDOWS["7d"])
+
+
+class SloWatcher(PollingThread):
+    """In the worker, one thread per process: drains ``lineage.ChangeOutbox`` and
+    evaluates SLOs that were just declared or changed."""
+
+    thread_name = "slo-watcher"
+
+    def step(self) -> bool:
+        return bool(slo_changes_drain().rows) | bool(slos_evaluate_new())
 
 
 def slo_changes_pending() -> dict[str, Any]:
@@ -268,7 +339,10 @@ def declared_slos(normalized: dict[str, Any]) -> list[Declared]:
     out: list[Declared] = []
     for contract in normalized.get("contracts", []):
         cid = contract.get("id", "")
-        for line in contract.get("sla", []):
+        lines = contract.get("sla", [])
+        fresh = _freshness(cid, lines)
+        out.extend([fresh] if fresh else [])
+        for line in lines:
             if (found := _from_sla(cid, line)) is not None:
                 out.append(found)
         out.extend(_from_quality(cid, contract))
@@ -279,14 +353,29 @@ def declared_slos(normalized: dict[str, Any]) -> list[Declared]:
     return out
 
 
+def _freshness(cid: str, lines: list[dict[str, Any]]) -> Declared | None:
+    """One freshness SLO from ``frequency`` and ``latency``: data updated every
+    ``frequency`` and available within ``latency`` of it is never older than their sum
+    (a daily table due within 6 h: 30 h). Either alone is the bound by itself."""
+    timed = {
+        line["kind"]: line
+        for line in lines
+        if line.get("kind") in ("frequency", "latency") and line.get("duration_seconds")
+    }
+    if not timed:
+        return None
+    threshold = sum(float(line["duration_seconds"]) for line in timed.values())
+    words = {"frequency": "every {}", "latency": "within {}"}
+    said = ", ".join(words[k].format(line.get("raw", "")) for k, line in sorted(timed.items()))
+    element = next((line.get("element", "") for line in timed.values() if line.get("element")), "")
+    values = {"threshold_seconds": threshold}
+    return Declared(f"{cid}:freshness", f"Freshness ({said})", SloKind.FRESHNESS, element, values)
+
+
 def _from_sla(cid: str, line: dict[str, Any]) -> Declared | None:
     kind, element = line.get("kind"), line.get("element", "")
     key = f"{cid}:sla:{line.get('property') or kind}@{element}"
     raw = line.get("raw") or ""
-    if kind in ("latency", "frequency") and line.get("duration_seconds"):
-        label = "Freshness" if kind == "latency" else "Update frequency"
-        values = {"threshold_seconds": float(line["duration_seconds"])}
-        return Declared(key, f"{label} ({raw})", SloKind.FRESHNESS, element, values)
     if kind == "availability" and line.get("percent") is not None:
         values = {"target": float(line["percent"]) / 100.0, "window_seconds": 7 * DAY}
         return Declared(key, f"Availability ({raw})", SloKind.PIPELINE_SUCCESS, element, values)
@@ -382,7 +471,8 @@ def _apply_declared(slo: Slo, spec: Declared) -> bool:
 
 def slos_evaluate_new(*, now: datetime | None = None) -> int:
     """Evaluate SLOs that never were (just declared, or changed)."""
-    return slos_sweep(now=now, slos=Slo.objects.enabled().filter(evaluated_at__isnull=True))
+    new = Slo.objects.enabled().filter(evaluated_at__isnull=True)
+    return _evaluate_each(new.iterator(), now or timezone.now())
 
 
 def slo_timeline(*, slo: Slo, since: datetime, until: datetime | None = None) -> list[SloSegment]:

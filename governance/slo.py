@@ -89,13 +89,37 @@ def datasets_by_key(keys: set[tuple[str, str]]) -> list[Watched]:
     return sorted(Watched(pk, ns, name) for pk, ns, name in rows if (ns, name) in keys)
 
 
-def timeline(slo: Slo, start: datetime, end: datetime) -> list[Change]:
+HORIZON = timedelta(days=60)  # how far ahead a change that time alone brings is looked for
+
+
+@dataclass
+class Timeline:
+    """The changes from ``start`` to ``end``, and ``due``: when time alone will change the
+    state next if no signal arrives (a freshness deadline, a failed run leaving the
+    window), or ``None`` when only a new signal can."""
+
+    changes: list[Change]
+    due: datetime | None = None
+
+
+def timeline(slo: Slo, start: datetime, end: datetime) -> Timeline:
     """The SLO's state at ``start`` and its changes until ``end``, over every dataset."""
     watched = watched_datasets(slo)
     if not watched:
-        return [Change(start, UNKNOWN, {"reason": "no output dataset bound to this SLO"})]
+        reason = {"reason": "no output dataset bound to this SLO"}
+        return Timeline([Change(start, UNKNOWN, reason)])
     kind = KINDS[SloKind(slo.kind)]
-    return combine([_labelled(clip(kind(slo, ds, start, end), start, end), ds) for ds in watched])
+    parts, dues = [], []
+    for ds in watched:
+        ahead = kind(slo, ds, start, end + HORIZON)
+        parts.append(_labelled(clip(ahead, start, end), ds))
+        dues.extend(_next_change(ahead, parts[-1][-1].state, end))
+    return Timeline(combine(parts), min(dues, default=None))
+
+
+def _next_change(changes: Sequence[Change], state: str, end: datetime) -> list[datetime]:
+    later = [c.at for c in changes if c.at > end and c.state != state]
+    return [min(later)] if later else []
 
 
 def _labelled(changes: list[Change], ds: Watched) -> list[Change]:
@@ -276,17 +300,19 @@ def pipeline_success(slo: Slo, ds: Watched, start: datetime, end: datetime) -> l
     """At every instant, the share of the producing jobs' runs that ended in the last
     ``window`` and completed, against ``target``; unknown when none ended."""
     window = timedelta(seconds=slo.window_seconds)
-    jobs = JobDataset.objects.filter(dataset_id=ds.pk, direction=Direction.OUTPUT).values("job_id")
-    runs: list[tuple[datetime, str, Any]] = list(
-        Run.objects.filter(
-            job_id__in=jobs,
-            state__in=TERMINAL_STATES,
-            ended_at__gt=start - window,
-            ended_at__lte=end,
+    jobs = list(
+        JobDataset.objects.filter(dataset_id=ds.pk, direction=Direction.OUTPUT).values_list(
+            "job_id", flat=True
         )
-        .order_by("ended_at")
-        .values_list("ended_at", "state", "uuid")  # type: ignore[arg-type]
     )
+    # By job and time only: a filter on state would lead SQLite to the state index and a
+    # scan of every finished run.
+    ended = (
+        Run.objects.filter(job_id__in=jobs, ended_at__gt=start - window, ended_at__lte=end)
+        .order_by("ended_at")
+        .values_list("ended_at", "state", "uuid")
+    )
+    runs: list[tuple[datetime, str, Any]] = [r for r in ended if r[1] in TERMINAL_STATES]  # type: ignore[misc]
     ends = [at for at, _, _ in runs]
     instants = sorted({start} | {at for at in ends if at > start} | _leaving(ends, window, end))
     return [_success_at(slo, runs, ends, at, window) for at in instants]

@@ -32,7 +32,9 @@ from catalog.models import (
     DatasetSymlink,
     DatasetVersion,
     Namespace,
+    Ownership,
 )
+from catalog.ownership import entries_from_facet, ownerships_sync
 from catalog.search.outbox import search_outbox_add
 from lineage.facets import DatasetFacts, EventFacts, JobFacts, RunFacts
 from lineage.models import (
@@ -104,7 +106,10 @@ class Projector:
         self._assertions: dict[tuple[int, int, str, str], dict[str, Any]] = {}
         self._columns: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._symlinks: dict[Key, dict[str, Any]] = {}
+        # Datasets whose ownership facet changed: (dataset, owners, the job that said so).
+        self._owners: dict[int, tuple[Dataset, list[dict[str, str]], str]] = {}
         self._earliest: datetime | None = None
+        self._bare_runs: set[Key] = set()
 
     # --- 1. load ----------------------------------------------------------------------
 
@@ -269,12 +274,22 @@ class Projector:
         event = facts.event
         if self._earliest is None or event.event_time < self._earliest:
             self._earliest = event.event_time
+        if (
+            facts.run is not None
+            and facts.job
+            and not any(d.direction == "output" for d in facts.datasets)
+        ):
+            # A run that names no output (a FAIL often does) still counts for its job's
+            # outputs: the worker looks them up.
+            self._bare_runs.add((facts.job.namespace, facts.job.name))
         job = self._describe_job(facts.job) if facts.job else None
         run = None
         if facts.run is not None and job is not None:
             run = self._apply_run(facts.run, job, event.event_type, event.event_time)
+        # Who declared the owners, in history: the job (its node id), else the event kind.
+        actor = f"job:{facts.job.namespace}:{facts.job.name}" if facts.job else "openlineage"
         for ds_facts in facts.datasets:
-            dataset = self._describe_dataset(ds_facts, event.event_time, run)
+            dataset = self._describe_dataset(ds_facts, event.event_time, run, actor)
             if job is not None and ds_facts.direction:
                 self._link(job, run, dataset, ds_facts, event.event_type, event.event_time)
 
@@ -336,7 +351,9 @@ class Projector:
             self._dirty_jobs.set(job, {"latest_run_id": run.pk, "latest_run_at": started})
         return run
 
-    def _describe_dataset(self, facts: DatasetFacts, at: datetime, run: Run | None) -> Dataset:
+    def _describe_dataset(
+        self, facts: DatasetFacts, at: datetime, run: Run | None, actor: str
+    ) -> Dataset:
         dataset = self.datasets[(facts.namespace, facts.name)]
         changes: dict[str, Any] = {}
         for attr, value in (
@@ -369,6 +386,8 @@ class Projector:
             self._symlinks[(link["namespace"], link["name"])] = new_row(
                 DatasetSymlink, dataset_id=dataset.pk, created_at=self.now, **link
             )
+        if "owners" in changes:
+            self._owners[dataset.pk] = (dataset, changes["owners"], actor)
         if changes:
             changes["updated_at"] = self.now
             self._dirty_datasets.set(dataset, changes)
@@ -572,6 +591,7 @@ class Projector:
             update_rows(Run, list(self._touched_runs.values()), _RUN_FIELDS)
         self._dirty_jobs.flush(Job)
         self._dirty_datasets.flush(Dataset)
+        self._flush_owners()
         # Every job and dataset of the batch changed (times, runs, readers): the search
         # writer rebuilds their documents after this transaction commits.
         search_outbox_add(
@@ -580,7 +600,7 @@ class Projector:
         )
         if self._earliest is not None:
             ChangeOutbox.objects.create(
-                job_ids=sorted({job.pk for job in self.jobs.values()}),
+                job_ids=sorted({self.jobs[key].pk for key in self._bare_runs}),
                 dataset_ids=sorted({dataset.pk for dataset in self.datasets.values()}),
                 since=self._earliest,
             )
@@ -604,6 +624,18 @@ class Projector:
             )
             return not self._columns.keys() <= known
         return False
+
+    def _flush_owners(self) -> None:
+        """Sync the ownerships of the datasets whose facet changed: nothing to do (and no
+        query) on the usual batch, which repeats what its pipelines said before."""
+        if not self._owners:
+            return
+        ownerships_sync(
+            wanted={ds: entries_from_facet(owners) for ds, owners, _ in self._owners.values()},
+            source=Ownership.Source.OPENLINEAGE,
+            actor="openlineage",
+            actors={ds: actor for ds, _, actor in self._owners.values()},
+        )
 
     def _flush_run_io(self) -> None:
         if not self._run_io:

@@ -168,6 +168,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets that share a field name with another get a name of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "catalog.models.ProductStatus",
+        "WebhookDeliveryStatusEnum": "governance.models.WebhookDelivery.Status",
+        "OwnershipRoleEnum": "catalog.models.Ownership.Role",
+        "TeamMemberRoleEnum": "catalog.models.TeamMember.Role",
+        "OwnershipSourceEnum": "catalog.models.Ownership.Source",
+        "SloStateEnum": "governance.models.SloState",
+    },
 }
 
 # --- Meshport -----------------------------------------------------------------
@@ -220,6 +229,13 @@ CACHES = {
 MESHPORT_CATALOG = {
     # Largest descriptor bundle (product + contracts) accepted by the API and the portal.
     "MAX_DESCRIPTOR_BYTES": env_int("MESHPORT_MAX_DESCRIPTOR_BYTES", 5 * 1024 * 1024),
+}
+# Webhook delivery (governance.webhooks): each request's timeout, attempts before a
+# delivery is given up as failed, and the wait after the 1st, 2nd … failed attempt.
+MESHPORT_WEBHOOKS = {
+    "TIMEOUT_SECONDS": env_int("MESHPORT_WEBHOOKS_TIMEOUT_SECONDS", 5),
+    "MAX_ATTEMPTS": env_int("MESHPORT_WEBHOOKS_MAX_ATTEMPTS", 6),
+    "BACKOFF_SECONDS": [30, 120, 600, 3600, 21600],
 }
 # Uncompressed bodies beyond Django's default 2.5 MB are fine for the lineage endpoint,
 # which enforces MESHPORT_LINEAGE["MAX_BODY_BYTES"] itself.

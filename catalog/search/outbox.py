@@ -16,18 +16,17 @@ the outbox could not know about (an index restored from an old backup, a lost di
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.db.models import Count, Min
 from django.utils import timezone
 
 from catalog.models import SearchOutbox
+from catalog.polling import PollingThread
 from catalog.search import backend
 from catalog.search.base import SearchBackend, SearchDocument
 from catalog.search.documents import all_documents, documents_for, expand
@@ -139,46 +138,18 @@ def search_status(engine: SearchBackend | None = None) -> dict[str, Any]:
     }
 
 
-class OutboxWriter(threading.Thread):
-    """Drains the outbox whenever it has rows; one per process, idle otherwise."""
+class OutboxWriter(PollingThread):
+    """Drains the outbox whenever it has rows; one per process, idle otherwise. An index
+    in an older format is rebuilt first (:func:`search_upgrade`)."""
 
-    _started: OutboxWriter | None = None
-    _lock = threading.Lock()
-    last_error: str = ""
-
-    def __init__(self, poll_seconds: float) -> None:
-        super().__init__(name="search-outbox-writer", daemon=True)
-        self.poll_seconds = poll_seconds
-        self.stopping = threading.Event()
+    thread_name = "search-outbox-writer"
 
     @classmethod
-    def start_once(cls) -> OutboxWriter:
-        with cls._lock:
-            if cls._started is None or not cls._started.is_alive():
-                poll = float(settings.MESHPORT_SEARCH["default"].get("POLL_SECONDS", 0.2))
-                cls._started = cls(poll)
-                cls._started.start()
-            return cls._started
+    def default_poll_seconds(cls) -> float:
+        return float(settings.MESHPORT_SEARCH["default"].get("POLL_SECONDS", 0.2))
 
-    @classmethod
-    def state(cls) -> dict[str, Any]:
-        running = cls._started is not None and cls._started.is_alive()
-        return {"running_here": running, "last_error": cls.last_error}
+    def setup(self) -> None:
+        search_upgrade()
 
-    def run(self) -> None:
-        upgraded = False
-        while not self.stopping.is_set():
-            try:
-                close_old_connections()
-                if not upgraded:
-                    search_upgrade()
-                    upgraded = True
-                report = search_outbox_drain()
-                OutboxWriter.last_error = ""
-                idle = not report.rows
-            except Exception as exc:
-                log.exception("search outbox drain failed")
-                OutboxWriter.last_error = f"{type(exc).__name__}: {exc}"
-                idle = True
-            if idle:
-                self.stopping.wait(self.poll_seconds if not OutboxWriter.last_error else 5.0)
+    def step(self) -> bool:
+        return bool(search_outbox_drain().rows)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from catalog.models import DataProduct, Dataset, Namespace, ProductRevision
-from governance.models import Slo, SloKind, SloSegment
-from governance.services import slo_changes_drain, slo_evaluate, slo_figures
+from governance.models import Slo, SloKind, SloSegment, WebhookSubscription
+from governance.services import slo_changes_drain, slo_evaluate, slo_figures, slos_sweep
 from lineage.models import ChangeOutbox, DatasetVersion
 from lineage.services import lineage_event_ingest, lineage_events_ingest
 from tests.conftest import clone, run_event
@@ -350,3 +350,39 @@ def test_evaluating_twice_changes_nothing() -> None:
     assert Slo.objects.get(pk=slo.pk).budget_remaining == pytest.approx(
         1 - 3600 / (0.01 * 28 * 86400)
     )
+
+
+def test_the_sweep_evaluates_what_time_may_have_changed_and_refreshes_the_rest() -> None:
+    write(0, rows=1000)
+    fresh = make_slo(SloKind.FRESHNESS, threshold_seconds=3600)
+    volume = make_slo(SloKind.VOLUME, min_rows=10)
+    assert slos_sweep(now=at(30)) == 2  # both new
+    fresh.refresh_from_db()
+    volume.refresh_from_db()
+    assert (fresh.due_at, volume.due_at) == (at(60), None)
+
+    assert slos_sweep(now=at(45)) == 0  # nothing due: figures only
+    volume.refresh_from_db()
+    assert volume.evaluated_at == at(45) and volume.attainment_7d == 1.0
+
+    assert slos_sweep(now=at(90)) == 1
+    fresh.refresh_from_db()
+    assert (fresh.state, fresh.state_since, fresh.due_at) == ("breached", at(60), None)
+    assert fresh.burn_rate_1d == pytest.approx((30 * 60 / 86400) / 0.01)
+
+
+def test_a_breach_and_a_recovery_notify_the_subscriptions() -> None:
+    hook = WebhookSubscription.objects.create(name="all", url="https://hooks.example.com/x")
+    write(0)
+    slo = make_slo(SloKind.FRESHNESS, threshold_seconds=3600)
+    slo_evaluate(slo=slo, now=at(30))
+    slo_evaluate(slo=slo, now=at(61))
+    write(90)
+    slo_changes_drain(now=at(95))
+    slo_evaluate(slo=slo, now=at(96))  # nothing new: no third notification
+    sent = list(hook.deliveries.order_by("id").values_list("event", "payload"))
+    assert [event for event, _ in sent] == ["slo.breached", "slo.recovered"]
+    breach = sent[0][1]
+    assert breach["state"] == "breached" and breach["previous_state"] == "met"
+    assert breach["slo"]["promise"] == "updated within 1 h"
+    assert breach["since"] == at(60).isoformat()

@@ -1,0 +1,155 @@
+"""SLO evaluation at scale: a full sweep of every SLO, and the worker's cost per event.
+
+    python -m benchmarks.slo --dir /tmp/meshport-slo-bench            # 10k SLOs, 1M runs
+    python -m benchmarks.slo --dir /tmp/meshport-slo-bench --slos 1000 --runs 50000
+
+The data dir is migrated and filled on the first run (``benchmarks/slo_synth.py``) and
+reused by the next ones (``--fresh`` starts over). Measured, in one process on SQLite (or
+the database of ``DATABASE_URL``):
+
+* **first sweep**: every SLO evaluated for the first time, which computes its last 28 days;
+* **sweep**: the minute tick of the worker (``slos_sweep``), every SLO brought up to a
+  minute later;
+* **per event**: single run events written through the ingestion service, each touching
+  a watched dataset, then what the worker does for each (``slo_changes_drain`` of one
+  queued change): the mean and p95 in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", default="/tmp/meshport-slo-bench", help="data dir (kept)")
+    parser.add_argument("--slos", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=200, help="events for the per-event cost")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the data dir")
+    return parser.parse_args(argv)
+
+
+def _setup(args: argparse.Namespace) -> None:
+    os.environ.setdefault("MESHPORT_DEBUG", "1")
+    os.environ["MESHPORT_DATA_DIR"] = args.dir
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meshport.settings")
+    if args.fresh and Path(args.dir).exists():
+        import shutil
+
+        shutil.rmtree(args.dir)
+    Path(args.dir).mkdir(parents=True, exist_ok=True)
+    import django
+
+    django.setup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    _setup(args)
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from benchmarks.slo_synth import Scale, write_history
+    from governance.models import Slo
+
+    call_command("migrate", verbosity=0)
+    rows: list[tuple[str, str, str, str]] = []
+    if not Slo.objects.exists():
+        began = time.perf_counter()
+        counts = write_history(Scale(slos=args.slos, runs=args.runs))
+        print(f"generated {counts} in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    now = timezone.now()
+    rows.append(_sweep("first sweep", now, only_new=True))
+    rows.append(_sweep("sweep (a minute later)", now + timedelta(minutes=1), only_new=False))
+    rows.append(_per_event(args.events, now + timedelta(minutes=2)))
+    print(report(rows, Slo.objects.count()))
+
+
+def _sweep(label: str, now: Any, *, only_new: bool) -> tuple[str, str, str, str]:
+    from governance.models import Slo
+    from governance.services import slos_sweep
+
+    slos = Slo.objects.enabled().filter(evaluated_at__isnull=True) if only_new else None
+    began = time.perf_counter()
+    count = slos_sweep(now=now, slos=slos.iterator() if slos is not None else None)
+    seconds = time.perf_counter() - began
+    verdict = "ok" if seconds < 30 else "MISSED"
+    if only_new and not count:
+        return (label, "0 (already evaluated)", "—", "")
+    return (label, f"{count:,} SLOs", f"{seconds:.1f} s", f"< 30 s: {verdict}")
+
+
+def _per_event(events: int, now: Any) -> tuple[str, str, str, str]:
+    from benchmarks.slo_synth import NAMESPACE
+    from governance.models import Slo
+    from governance.services import slo_changes_drain
+    from lineage.models import ChangeOutbox
+    from lineage.services import lineage_event_ingest
+
+    names = list(
+        Slo.objects.filter(namespace=NAMESPACE)
+        .order_by("?")
+        .values_list("dataset_name", flat=True)[:events]
+    )
+    ChangeOutbox.objects.all().delete()
+    for i, name in enumerate(names):
+        when = (now - timedelta(seconds=events - i)).isoformat()
+        output = {
+            "namespace": NAMESPACE,
+            "name": name,
+            "outputFacets": {"outputStatistics": {"rowCount": 1_000_000 + i}},
+        }
+        job = f"etl.job_{int(name.rsplit('_', 1)[1]) // 2:06d}"  # the dataset's own writer
+        lineage_event_ingest(payload=_event(when, job, output))
+    costs = []
+    while True:
+        began = time.perf_counter()
+        report = slo_changes_drain(now=now, limit=1)
+        if not report.rows:
+            break
+        costs.append((time.perf_counter() - began) * 1000)
+    mean, p95 = statistics.mean(costs), sorted(costs)[int(len(costs) * 0.95) - 1]
+    verdict = "ok" if p95 < 50 else "MISSED"
+    return (
+        "per event (worker)",
+        f"{len(costs)} events",
+        f"{mean:.1f} ms mean, {p95:.1f} ms p95",
+        f"< 50 ms: {verdict}",
+    )
+
+
+def _event(when: str, job: str, output: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": when,
+        "producer": "https://meshport.invalid/benchmarks/slo",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": str(uuid.uuid4())},
+        "job": {"namespace": "bench://slo", "name": job},
+        "inputs": [],
+        "outputs": [output],
+    }
+
+
+def report(rows: list[tuple[str, str, str, str]], slos: int) -> str:
+    lines = [
+        f"SLO evaluation, {slos:,} SLOs",
+        "",
+        "| step | work | time | target |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
