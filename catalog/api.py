@@ -14,7 +14,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,7 +33,7 @@ from catalog.services import (
     data_product_retire,
     issues_as_dicts,
 )
-from meshport.api import PayloadTooLarge
+from meshport.api import Pagination, PayloadTooLarge
 
 _TEXT_TYPES = {
     "application/json": "descriptor.json",
@@ -186,18 +185,13 @@ def _registration(result: Registration) -> dict[str, Any]:
 # --- views --------------------------------------------------------------------------------
 
 
-class _Pagination(LimitOffsetPagination):
-    default_limit = 100
-    max_limit = 1000
-
-
 class ProductListView(ListAPIView):
     """Products, filtered by ``domain``, ``status``, ``tag``, ``owner`` and text ``q``."""
 
     serializer_class = ProductListSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = ProductFilter
-    pagination_class = _Pagination
+    pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[DataProduct]:
         return selectors.product_list()
@@ -329,7 +323,7 @@ class ProductLineageView(APIView):
 
 class RevisionListView(ListAPIView):
     serializer_class = RevisionSerializer
-    pagination_class = _Pagination
+    pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[ProductRevision]:
         if getattr(self, "swagger_fake_view", False):

@@ -10,6 +10,11 @@ from django.db.models import Q, QuerySet
 from catalog.models import DataProduct, Domain, Ownership, ProductStatus
 
 
+def domain_with_children(slug: str) -> QuerySet[Domain]:
+    """The domain ``slug`` and its sub-domains: filtering on a domain includes them."""
+    return Domain.objects.filter(Q(slug=slug) | Q(parent__slug=slug))
+
+
 class ProductFilter(django_filters.FilterSet):
     """``domain`` (a slug; includes its sub-domains), ``status``, ``tag``, ``owner``
     (a person's username or a team name: the product's team, a member of it, or an
@@ -26,8 +31,7 @@ class ProductFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_domain(self, queryset: QuerySet[DataProduct], name: str, value: str) -> Any:
-        slugs = Domain.objects.filter(Q(slug=value) | Q(parent__slug=value))
-        return queryset.filter(domain__in=slugs)
+        return queryset.filter(domain__in=domain_with_children(value))
 
     def filter_tag(self, queryset: QuerySet[DataProduct], name: str, value: str) -> Any:
         # Tags are a JSON list; match the quoted value so "pii" does not match "piiless".

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -38,6 +38,8 @@ from catalog.models import (
     ownership_target_kind,
     ownership_target_label,
 )
+
+R = TypeVar("R")
 
 Target = Domain | DataProduct | Dataset
 TargetRef = tuple[str, int]  # (kind, pk)
@@ -166,19 +168,7 @@ def _persons_matching(parties: set[Party]) -> dict[Party, Person]:
         )
         .order_by("pk")
     )
-    by_username: dict[str, Person] = {}
-    by_email: dict[str, Person] = {}
-    for row in rows:
-        by_username[row.username] = row
-        for address in (row.email, row.username):
-            if looks_like_email(address):
-                by_email.setdefault(address.lower(), row)
-    out = {}
-    for party in parties:
-        person = by_username.get(party.key) or by_email.get(party.email.lower())
-        if person is not None:
-            out[party] = person
-    return out
+    return _by_name_or_email(parties, rows, lambda p: p.username, lambda p: (p.email, p.username))
 
 
 def _users_matching(parties: set[Party]) -> dict[Party, Any]:
@@ -189,17 +179,29 @@ def _users_matching(parties: set[Party]) -> dict[Party, Any]:
             Q(username__in={p.key for p in parties}) | Q(email_ci__in=_emails(parties))
         ).order_by("pk")
     )
-    by_username = {u.get_username(): u for u in rows}
-    by_email: dict[str, Any] = {}
+    return _by_name_or_email(parties, rows, lambda u: u.get_username(), lambda u: (u.email,))
+
+
+def _by_name_or_email(
+    parties: Iterable[Party],
+    rows: Iterable[R],
+    name: Callable[[R], str],
+    emails: Callable[[R], Iterable[str]],
+) -> dict[Party, R]:
+    """Each party's row: the one with its username, else the first with its email."""
+    rows = list(rows)
+    by_name = {name(row): row for row in rows}
+    by_email: dict[str, R] = {}
     for row in rows:
-        if row.email:
-            by_email.setdefault(row.email.lower(), row)
-    out = {}
+        for address in emails(row):
+            if address and looks_like_email(address):
+                by_email.setdefault(address.lower(), row)
+    found = {}
     for party in parties:
-        user = by_username.get(party.key) or by_email.get(party.email.lower())
-        if user is not None:
-            out[party] = user
-    return out
+        match = by_name.get(party.key) or by_email.get(party.email.lower())
+        if match is not None:
+            found[party] = match
+    return found
 
 
 def teams_ensure(parties: Iterable[Party]) -> dict[Party, Team]:

@@ -18,7 +18,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import ownership_selectors as owners
-from catalog.api import _Pagination
 from catalog.auth import CanGovern, request_token
 from catalog.models import (
     DataProduct,
@@ -37,6 +36,7 @@ from catalog.ownership import (
     person_party,
     team_party,
 )
+from meshport.api import Pagination
 
 # --- filters ----------------------------------------------------------------------------------
 
@@ -277,7 +277,7 @@ class OwnershipListView(_GovernedWrites, ListAPIView):
     serializer_class = OwnershipSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = OwnershipFilter
-    pagination_class = _Pagination
+    pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[Ownership]:
         return owners.ownerships()
@@ -331,7 +331,7 @@ class OwnershipHistoryView(ListAPIView):
     serializer_class = OwnershipChangeSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = OwnershipChangeFilter
-    pagination_class = _Pagination
+    pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[OwnershipChange]:
         return OwnershipChange.objects.select_related("product", "domain")
@@ -341,7 +341,7 @@ class TeamListView(ListAPIView):
     """Teams with their member, product and ownership counts."""
 
     serializer_class = TeamListSerializer
-    pagination_class = _Pagination
+    pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[Team]:
         return owners.team_list()
@@ -364,7 +364,7 @@ class PersonListView(ListAPIView):
     user each is tied to."""
 
     serializer_class = PersonSerializer
-    pagination_class = _Pagination
+    pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[Person]:
         return owners.person_list().select_related("user")

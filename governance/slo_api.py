@@ -11,22 +11,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.auth import CanGovern
-from catalog.models import DataProduct, Domain
+from catalog.filters import domain_with_children
+from catalog.models import DataProduct
 from governance import services
 from governance.models import Slo, SloKind, SloSegment, SloState
+from meshport.api import Pagination
 
 # --- serializers --------------------------------------------------------------------------
 
@@ -159,13 +160,7 @@ class SloFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_domain(self, queryset: QuerySet[Slo], name: str, value: str) -> Any:
-        slugs = Domain.objects.filter(Q(slug=value) | Q(parent__slug=value))
-        return queryset.filter(product__domain__in=slugs)
-
-
-class _Pagination(LimitOffsetPagination):
-    default_limit = 100
-    max_limit = 1000
+        return queryset.filter(product__domain__in=domain_with_children(value))
 
 
 def _slo_or_404(pk: int) -> Slo:
@@ -187,7 +182,7 @@ class SloListView(ListAPIView, _StewardWrites):
 
     serializer_class = SloSerializer
     filterset_class = SloFilter
-    pagination_class = _Pagination
+    pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[Slo]:
         return Slo.objects.select_related("product").order_by("product__external_id", "name", "id")

@@ -14,7 +14,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +28,7 @@ from governance.webhooks import (
     webhook_ping,
     webhook_update,
 )
+from meshport.api import Pagination
 
 # --- serializers --------------------------------------------------------------------------
 
@@ -127,11 +127,6 @@ class DeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 # --- views --------------------------------------------------------------------------------
 
 
-class _Pagination(LimitOffsetPagination):
-    default_limit = 100
-    max_limit = 1000
-
-
 def _actor(request: Request) -> str:
     token = request_token(request)
     return token.name if token else request.user.get_username()
@@ -149,7 +144,7 @@ class WebhookListView(ListAPIView):
 
     permission_classes = [CanGovern]
     serializer_class = WebhookSerializer
-    pagination_class = _Pagination
+    pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet[WebhookSubscription]:
         return selectors.webhook_list()
@@ -197,7 +192,7 @@ class WebhookDeliveryListView(ListAPIView):
 
     permission_classes = [CanGovern]
     serializer_class = DeliverySerializer
-    pagination_class = _Pagination
+    pagination_class = Pagination
     filter_backends = [DjangoFilterBackend]
     filterset_class = selectors.DeliveryFilter
 

@@ -6,8 +6,16 @@ from typing import Any
 
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Pagination(LimitOffsetPagination):
+    """``?limit=&offset=`` on every list of the API: 100 by default, 1,000 at most."""
+
+    default_limit = 100
+    max_limit = 1000
 
 
 class PayloadTooLarge(APIException):
