@@ -43,7 +43,9 @@ def slo_evaluate(*, slo: Slo, now: datetime | None = None, since: datetime | Non
     """Bring ``slo`` up to ``now``; ``since``: signals from then on may have changed."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = Slo.objects.select_for_update().select_related("product").get(pk=slo.pk)
+        locked = (
+            Slo.objects.select_for_update(of=("self",)).select_related("product").get(pk=slo.pk)
+        )
         start = _start(locked, now, since)
         computed = kinds.timeline(locked, start, now)
         previous = locked.state
