@@ -197,6 +197,15 @@ class ProductListView(ListAPIView):
         return selectors.product_list()
 
 
+def product_by_id(value: str) -> DataProduct:
+    """The product a request names by id, for a serializer's ``validate_product``: a
+    missing one is a 400 on that field."""
+    product = DataProduct.objects.filter(external_id=value).first()
+    if product is None:
+        raise serializers.ValidationError(f"no data product with id {value!r}")
+    return product
+
+
 def _product_or_404(product_id: str) -> DataProduct:
     product = selectors.product_get(external_id=product_id)
     if product is None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import DataProduct, Domain
+from catalog.models import DataProduct, Domain, PortBinding
 
 DAY = 86400.0
 
@@ -28,6 +28,9 @@ class SloKind(models.TextChoices):
     SCHEMA_STABILITY = "schema_stability", "Schema stability"
 
 
+BURNING = 1.0  # a 1-day burn rate above this spends the 28-day budget before its time
+
+
 class SloQuerySet(models.QuerySet["Slo"]):
     def enabled(self) -> SloQuerySet:
         return self.filter(enabled=True)
@@ -35,8 +38,6 @@ class SloQuerySet(models.QuerySet["Slo"]):
     def bound_to(self, keys: set[tuple[str, str]]) -> SloQuerySet:
         """SLOs that name one of the datasets ``(namespace, name)`` or belong to a product
         whose output ports are bound to one."""
-        from catalog.models import PortBinding
-
         if not keys:
             return self.none()
         explicit = models.Q()
@@ -154,6 +155,13 @@ class Slo(models.Model):
         return "no breaking schema change without a major version"
 
 
+class SloSegmentQuerySet(models.QuerySet["SloSegment"]):
+    def overlapping(self, since: datetime, until: datetime | None = None) -> SloSegmentQuerySet:
+        """Stretches that reach past ``since`` and (given ``until``) began by then."""
+        found = self.filter(models.Q(end__isnull=True) | models.Q(end__gt=since))
+        return found if until is None else found.filter(start__lte=until)
+
+
 class SloSegment(models.Model):
     """One stretch of an SLO's timeline: its state from ``start`` until ``end`` (``None``:
     still so), and the evidence (which run, which assertion)."""
@@ -163,6 +171,8 @@ class SloSegment(models.Model):
     start = models.DateTimeField()
     end = models.DateTimeField(null=True, blank=True)
     evidence = models.JSONField(default=dict, blank=True)
+
+    objects = SloSegmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["slo", "start"]

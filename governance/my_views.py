@@ -12,9 +12,7 @@ from django.shortcuts import render
 
 from catalog.models import DataProduct, Port
 from catalog.ownership_selectors import Owned, owned_by
-from governance.models import Slo, SloState
-
-BURNING = 1.0  # a burn rate above this spends the 28-day budget early
+from governance.models import BURNING, Slo, SloState
 
 
 @dataclass

@@ -76,7 +76,7 @@ def _start(slo: Slo, now: datetime, since: datetime | None) -> datetime:
 def _store_segments(slo: Slo, changes: list[kinds.Change], start: datetime) -> SloSegment:
     """Replace the timeline from ``start`` on with ``changes`` (the first is the state at
     ``start``); the stretch that covers ``start`` goes on when the state is the same."""
-    stored = slo.segments.filter(Q(end__isnull=True) | Q(end__gt=start))
+    stored = slo.segments.overlapping(start)
     head = stored.filter(start__lt=start).order_by("-start").first()
     stored.filter(start__gte=start).delete()
     first, rest = changes[0], changes[1:]
@@ -152,12 +152,7 @@ class Figures:
 
 
 def slo_figures(*, slo: Slo, now: datetime) -> Figures:
-    rows = (
-        slo.segments.filter(Q(end__isnull=True) | Q(end__gt=now - WINDOW), start__lte=now)
-        .order_by("start")
-        .values_list("state", "start", "end")
-    )
-    return Figures(slo, now, [(state, start, end or now) for state, start, end in rows])
+    return Figures(slo, now, _spans_of([slo.pk], now).get(slo.pk, []))
 
 
 def _notify_transition(slo: Slo, previous: str) -> None:
@@ -279,8 +274,8 @@ def slos_refresh_figures(*, now: datetime, chunk: int = 2000) -> int:
 
 def _spans_of(pks: list[int], now: datetime) -> dict[int, list[tuple[str, datetime, datetime]]]:
     rows = (
-        SloSegment.objects.filter(slo_id__in=pks, start__lte=now)
-        .filter(Q(end__isnull=True) | Q(end__gt=now - WINDOW))
+        SloSegment.objects.overlapping(now - WINDOW, now)
+        .filter(slo_id__in=pks)
         .order_by()
         .values_list("slo_id", "state", "start", "end")
     )
@@ -479,9 +474,4 @@ def slos_evaluate_new(*, now: datetime | None = None) -> int:
 
 def slo_timeline(*, slo: Slo, since: datetime, until: datetime | None = None) -> list[SloSegment]:
     """The stored segments overlapping ``[since, until]``."""
-    until = until or timezone.now()
-    return list(
-        slo.segments.filter(Q(end__isnull=True) | Q(end__gt=since), start__lte=until).order_by(
-            "start"
-        )
-    )
+    return list(slo.segments.overlapping(since, until or timezone.now()).order_by("start"))

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.api import product_by_id
 from catalog.auth import CanGovern
 from catalog.filters import domain_with_children
 from catalog.models import DataProduct
@@ -96,10 +97,7 @@ class SloWriteSerializer(serializers.Serializer[Any]):
     }
 
     def validate_product(self, value: str) -> DataProduct:
-        product = DataProduct.objects.filter(external_id=value).first()
-        if product is None:
-            raise serializers.ValidationError(f"No data product {value!r}.")
-        return product
+        return product_by_id(value)
 
     def model_values(self) -> dict[str, Any]:
         data = self.validated_data

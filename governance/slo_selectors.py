@@ -22,7 +22,6 @@ from django.db.models import (
     F,
     IntegerField,
     Prefetch,
-    Q,
     QuerySet,
     Value,
     When,
@@ -31,7 +30,7 @@ from django.db.models.functions import Coalesce
 
 from catalog.models import DataProduct, Dataset, Domain
 from governance.charts import Timeline, timeline_chart
-from governance.models import Slo, SloSegment, SloState
+from governance.models import BURNING, Slo, SloSegment, SloState
 from governance.slo_evidence import Line, Named, dataset_labels, datasets_named, evidence_lines
 
 PANEL_DAYS = 7
@@ -53,9 +52,7 @@ class SloRow:
 
 def segments_between(since: datetime, until: datetime) -> QuerySet[SloSegment]:
     """Segments overlapping ``[since, until]``, oldest first."""
-    return SloSegment.objects.filter(
-        Q(end__isnull=True) | Q(end__gt=since), start__lte=until
-    ).order_by("start", "pk")
+    return SloSegment.objects.overlapping(since, until).order_by("start", "pk")
 
 
 def with_segments(slos: QuerySet[Slo], since: datetime, until: datetime) -> QuerySet[Slo]:
@@ -145,9 +142,9 @@ def slo_overview(*, slos: QuerySet[Slo], now: datetime, page: str | None = None)
     counts = dict(slos.order_by().values_list("state").annotate(n=Count("pk")))
     breached = list(slos.filter(state=SloState.BREACHED).order_by("state_since", "pk")[:LIST_LIMIT])
     burning = list(
-        slos.filter(burn_rate_1d__gt=1, budget_remaining__gt=0).order_by("-burn_rate_1d", "pk")[
-            :TOP_LIMIT
-        ]
+        slos.filter(burn_rate_1d__gt=BURNING, budget_remaining__gt=0).order_by(
+            "-burn_rate_1d", "pk"
+        )[:TOP_LIMIT]
     )
     breaches = segments_between(since, now).filter(state=SloState.BREACHED, slo__in=slos)
     charted_slos = slos.filter(pk__in=breaches.values("slo_id"))

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from catalog.models import DataProduct, Dataset
+from catalog.ownership_selectors import can_govern
 from catalog.panels import Panel, Stat
 from governance import services
 from governance import slo_selectors as selectors
@@ -111,13 +112,13 @@ def slo_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stretches": history.stretches[: selectors.STRETCHES_SHOWN],
             "watched": watched_datasets(slo),
             "budget_time": slo.budget_seconds,
-            "can_evaluate": request.user.is_staff,
+            "can_evaluate": can_govern(request.user),
         },
     )
 
 
 def _evaluate(request: HttpRequest, slo: Slo) -> HttpResponse:
-    if not request.user.is_staff:
+    if not can_govern(request.user):
         message = "Only stewards may evaluate an SLO on demand: this needs staff status."
         return render(request, "catalog/forbidden.html", {"message": message}, status=403)
     slo = services.slo_evaluate(slo=slo)

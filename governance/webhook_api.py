@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.api import product_by_id
 from catalog.auth import CanGovern, request_token
 from catalog.models import DataProduct, Domain
 from governance import webhook_selectors as selectors
@@ -85,12 +86,7 @@ class WebhookInput(serializers.Serializer):
     active = serializers.BooleanField(required=False)
 
     def validate_product(self, value: str | None) -> DataProduct | None:
-        if not value:
-            return None
-        product = DataProduct.objects.filter(external_id=value).first()
-        if product is None:
-            raise serializers.ValidationError(f"no data product with id {value!r}")
-        return product
+        return product_by_id(value) if value else None
 
     def validate_domain(self, value: str | None) -> Domain | None:
         if not value:

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods
 
+from catalog.ownership_selectors import can_govern
 from governance import webhook_selectors as selectors
 from governance.models import WebhookDelivery, WebhookSubscription
 from governance.webhooks import webhook_ping
@@ -30,7 +31,7 @@ def steward_required(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
+        if not can_govern(request.user):
             message = "Webhooks are managed by stewards: this page needs staff status."
             return render(request, "catalog/forbidden.html", {"message": message}, status=403)
         return view(request, *args, **kwargs)

@@ -71,6 +71,21 @@ def pipeline(pipeline_token: str) -> APIClient:
 
 
 @pytest.fixture
+def governance_token(db: None) -> str:
+    """The secret of a stewards' token named ``stewardship`` with ``governance:write``."""
+    _, secret = ApiToken.issue(name="stewardship", scopes=["governance:write"])
+    return secret
+
+
+@pytest.fixture
+def governor(governance_token: str) -> APIClient:
+    """An API client holding the ``stewardship`` token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {governance_token}")
+    return client
+
+
+@pytest.fixture
 def anonymous() -> APIClient:
     return APIClient()
 

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from catalog.models import ApiToken, Dataset, Ownership, OwnershipChange, Person, Team
+from catalog.models import Dataset, Ownership, OwnershipChange, Person, Team
 from lineage.services import lineage_event_ingest
 from tests.catalog.test_product_pages import register
 from tests.conftest import run_event
@@ -28,15 +28,6 @@ def mesh() -> None:
     facet = {"ownership": {"owners": [{"name": "team:data", "type": "STEWARD"}]}}
     table = {"namespace": WAREHOUSE, "name": "mart.orders", "facets": facet}
     lineage_event_ingest(payload=run_event(job=("etl", "load"), outputs=[table]))
-
-
-@pytest.fixture
-def governor(db: None) -> APIClient:
-    """A client holding a ``governance:write`` token named ``stewardship``."""
-    _, secret = ApiToken.issue(name="stewardship", scopes=["governance:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
 
 
 def listed(client: APIClient, url: str = "/api/v1/ownerships", **params: Any) -> list[Any]:

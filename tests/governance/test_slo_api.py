@@ -10,7 +10,6 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from catalog.models import ApiToken
 from governance.models import Slo, SloKind, SloSegment
 from lineage.services import lineage_event_ingest
 from tests.catalog.test_product_pages import register
@@ -26,14 +25,6 @@ FRESH = {
     "datasetName": "public.orders",
     "thresholdSeconds": 3600,
 }
-
-
-@pytest.fixture
-def governor() -> APIClient:
-    _, secret = ApiToken.issue(name="stewards", scopes=["governance:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
 
 
 def wrote(hours_ago: float) -> None:
