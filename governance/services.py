@@ -12,7 +12,7 @@ duplicate event, gives the same result.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from catalog.polling import PollingThread
 from governance import slo as kinds
 from governance.models import DAY, Slo, SloKind, SloSegment, SloState
 from lineage.models import ChangeOutbox, Direction, JobDataset
+from lineage.writes import insert_rows, update_rows
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +40,38 @@ OVERSPENT = -1e9  # the budget left of an SLO that allows no breach at all, once
 # --- one SLO ----------------------------------------------------------------------------
 
 
+BATCH = 200  # SLOs evaluated together: their signals loaded in a few queries
+
+
 def slo_evaluate(*, slo: Slo, now: datetime | None = None, since: datetime | None = None) -> Slo:
     """Bring ``slo`` up to ``now``; ``since``: signals from then on may have changed."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        locked = (
-            Slo.objects.select_for_update(of=("self",)).select_related("product").get(pk=slo.pk)
-        )
-        start = _start(locked, now, since)
-        computed = kinds.timeline(locked, start, now)
-        previous = locked.state
-        last = _store_segments(locked, computed.changes, start)
-        locked.due_at = computed.due
-        _set_status(locked, last, computed.changes[-1], now)
-        if previous != locked.state:
-            _notify_transition(locked, previous)
-    return locked
+    evaluated = slos_evaluate(pks=[slo.pk], now=now or timezone.now(), since=since)
+    return evaluated[0] if evaluated else Slo.objects.get(pk=slo.pk)
+
+
+class SloBusy(RuntimeError):
+    """SLOs that changed under every attempt to evaluate them."""
+
+
+def slos_evaluate(
+    *, pks: Sequence[int], now: datetime, since: datetime | None = None, attempts: int = 3
+) -> list[Slo]:
+    """Bring the SLOs ``pks`` up to ``now`` together. Their timelines are computed from
+    signals read outside any write transaction, then stored in one short transaction
+    that locks the SLO rows; one that was evaluated or edited in between is read and
+    computed again."""
+    done: list[Slo] = []
+    pending = list(pks)
+    for _ in range(attempts):
+        slos = list(Slo.objects.select_related("product").filter(pk__in=pending))
+        starts = [(slo, _start(slo, now, since)) for slo in slos]
+        computed = kinds.timelines(starts, now)
+        stored, changed = _store(starts, computed, now)
+        done += stored
+        pending = [slo.pk for slo in changed]
+        if not pending:
+            return done
+    raise SloBusy(f"SLOs {pending} kept changing while being evaluated")
 
 
 def slo_save(*, slo: Slo) -> Slo:
@@ -73,44 +90,110 @@ def _start(slo: Slo, now: datetime, since: datetime | None) -> datetime:
     return min(max(start, now - HISTORY), now)
 
 
-def _store_segments(slo: Slo, changes: list[kinds.Change], start: datetime) -> SloSegment:
-    """Replace the timeline from ``start`` on with ``changes`` (the first is the state at
-    ``start``); the stretch that covers ``start`` goes on when the state is the same."""
-    stored = slo.segments.overlapping(start)
-    head = stored.filter(start__lt=start).order_by("-start").first()
-    stored.filter(start__gte=start).delete()
-    first, rest = changes[0], changes[1:]
-    if head is not None and head.state == first.state:
-        current = head
-    else:
-        if head is not None:
-            head.end = start
-            head.save(update_fields=["end"])
-        began = first.at if head is None and first.at.year > 1 else start
-        current = SloSegment(slo=slo, state=first.state, start=min(began, start))
-    if current.pk is None:
-        current.evidence = first.evidence
-    stretches = [current]
-    for change in rest:
-        stretches[-1].end = change.at
-        stretches.append(
-            SloSegment(slo=slo, state=change.state, start=change.at, evidence=change.evidence)
-        )
-    last = stretches[-1]
-    last.end = None
-    if head is not None and stretches[0] is head:
-        head.save(update_fields=["end"])
-        stretches = stretches[1:]
-    SloSegment.objects.bulk_create(stretches)
-    return last
+_STATUS = ["state", "state_since", "evidence", "evaluated_at", "due_at"]
+_FIGURES = ["attainment_7d", "attainment_28d", "budget_remaining", "burn_rate_1d", "burn_rate_7d"]
 
 
-def _set_status(slo: Slo, segment: SloSegment, latest: kinds.Change, now: datetime) -> None:
-    slo.state, slo.state_since = segment.state, segment.start
-    slo.evidence = latest.evidence
-    slo.evaluated_at = now
-    _apply_figures(slo, slo_figures(slo=slo, now=now))
-    slo.save()
+def _store(
+    starts: list[tuple[Slo, datetime]], computed: dict[int, kinds.Timeline], now: datetime
+) -> tuple[list[Slo], list[Slo]]:
+    """Store the computed timelines, status and figures of the SLOs that did not change
+    since they were read; returns those stored and those that changed."""
+    if not starts:
+        return [], []
+    with transaction.atomic():
+        current = {
+            row.pk: row
+            for row in Slo.objects.select_for_update(of=("self",))
+            .filter(pk__in=[slo.pk for slo, _ in starts])
+            .only("pk", "state", "evaluated_at", "updated_at")
+        }
+        fresh: list[tuple[Slo, datetime]] = []
+        changed: list[tuple[Slo, datetime]] = []
+        for slo, start in starts:
+            row = current.get(slo.pk)
+            if row is None:
+                continue  # deleted meanwhile
+            same = (row.evaluated_at, row.updated_at) == (slo.evaluated_at, slo.updated_at)
+            (fresh if same else changed).append((slo, start))
+        lasts = _store_segments(fresh, computed)
+        spans = _spans_of([slo.pk for slo, _ in fresh], now)
+        for slo, _ in fresh:
+            timeline, last = computed[slo.pk], lasts[slo.pk]
+            slo.state, slo.state_since = last.state, last.start
+            slo.evidence = timeline.changes[-1].evidence
+            slo.evaluated_at, slo.due_at = now, timeline.due
+            _apply_figures(slo, Figures(slo, now, spans.get(slo.pk, [])))
+        stored = [slo for slo, _ in fresh]
+        update_rows(Slo, stored, [*_STATUS, *_FIGURES])
+        for slo in stored:
+            if current[slo.pk].state != slo.state:
+                _notify_transition(slo, current[slo.pk].state)
+    return stored, [slo for slo, _ in changed]
+
+
+def _store_segments(
+    starts: list[tuple[Slo, datetime]], computed: dict[int, kinds.Timeline]
+) -> dict[int, SloSegment]:
+    """Replace each SLO's timeline from its start on with the changes computed (the first
+    is the state at the start); the stretch that covers the start goes on when the state
+    is the same. Returns each SLO's last stretch."""
+    if not starts:
+        return {}
+    stored: dict[int, list[SloSegment]] = {}
+    earliest = min(start for _, start in starts)
+    overlapping = SloSegment.objects.overlapping(earliest).filter(
+        slo_id__in=[slo.pk for slo, _ in starts]
+    )
+    for segment in overlapping.order_by("start"):
+        stored.setdefault(segment.slo_id, []).append(segment)
+    dropped: list[int] = []
+    ended: list[SloSegment] = []
+    created: list[SloSegment] = []
+    lasts: dict[int, SloSegment] = {}
+    for slo, start in starts:
+        reaching = [s for s in stored.get(slo.pk, []) if s.end is None or s.end > start]
+        dropped += [s.pk for s in reaching if s.start >= start]
+        before = [s for s in reaching if s.start < start]
+        head = before[-1] if before else None
+        changes = computed[slo.pk].changes
+        first, rest = changes[0], changes[1:]
+        if head is not None and head.state == first.state:
+            current = head
+        else:
+            if head is not None:
+                head.end = start
+                ended.append(head)
+            began = first.at if head is None and first.at.year > 1 else start
+            current = SloSegment(
+                slo=slo, state=first.state, start=min(began, start), evidence=first.evidence
+            )
+        stretches = [current]
+        for change in rest:
+            stretches[-1].end = change.at
+            stretches.append(
+                SloSegment(slo=slo, state=change.state, start=change.at, evidence=change.evidence)
+            )
+        stretches[-1].end = None
+        lasts[slo.pk] = stretches[-1]
+        if stretches[0] is head:
+            ended.append(head)
+            stretches = stretches[1:]
+        created += stretches
+    SloSegment.objects.filter(pk__in=dropped).delete()
+    update_rows(SloSegment, ended, ["end"])
+    insert_rows(SloSegment, [_segment_row(segment) for segment in created])
+    return lasts
+
+
+def _segment_row(segment: SloSegment) -> dict[str, Any]:
+    return {
+        "slo_id": segment.slo_id,
+        "state": segment.state,
+        "start": segment.start,
+        "end": segment.end,
+        "evidence": segment.evidence,
+    }
 
 
 @dataclass
@@ -203,9 +286,9 @@ def slo_changes_drain(*, now: datetime | None = None, limit: int = 200) -> Drain
     keys = _touched_keys(
         {pk for row in rows for pk in row.dataset_ids}, {pk for row in rows for pk in row.job_ids}
     )
-    slos = list(Slo.objects.enabled().bound_to(keys))
-    for slo in slos:
-        slo_evaluate(slo=slo, now=now, since=since)
+    slos = list(Slo.objects.enabled().bound_to(keys).values_list("pk", flat=True))
+    for pks in kinds.chunks(slos, BATCH):
+        slos_evaluate(pks=pks, now=now or timezone.now(), since=since)
     ChangeOutbox.objects.filter(pk__in=[row.pk for row in rows]).delete()
     return DrainReport(rows=len(rows), slos=len(slos))
 
@@ -238,20 +321,20 @@ def slos_sweep(*, now: datetime | None = None, slos: Iterable[Slo] | None = None
 
 
 def _evaluate_each(slos: Iterable[Slo], now: datetime) -> int:
-    count = 0
-    for slo in slos:
-        try:
-            slo_evaluate(slo=slo, now=now)
-        except Exception:
+    pks = [slo.pk for slo in slos]
+    return sum(len(_evaluate_batch(chunk, now)) for chunk in kinds.chunks(pks, BATCH))
+
+
+def _evaluate_batch(pks: Sequence[int], now: datetime) -> list[Slo]:
+    try:
+        return slos_evaluate(pks=pks, now=now)
+    except Exception:
+        if len(pks) == 1:
             # One SLO that cannot be evaluated must not stop the others; it is logged
             # with its id and tried again by the next sweep.
-            log.exception("evaluating SLO %s failed", slo.pk)
-            continue
-        count += 1
-    return count
-
-
-_FIGURES = ["attainment_7d", "attainment_28d", "budget_remaining", "burn_rate_1d", "burn_rate_7d"]
+            log.exception("evaluating SLO %s failed", pks[0])
+            return []
+        return [slo for pk in pks for slo in _evaluate_batch([pk], now)]
 
 
 def slos_refresh_figures(*, now: datetime, chunk: int = 2000) -> int:
@@ -267,7 +350,7 @@ def slos_refresh_figures(*, now: datetime, chunk: int = 2000) -> int:
         for slo in batch:
             _apply_figures(slo, Figures(slo, now, spans.get(slo.pk, [])))
             slo.evaluated_at = now
-        Slo.objects.bulk_update(batch, [*_FIGURES, "evaluated_at"], batch_size=500)
+        update_rows(Slo, batch, [*_FIGURES, "evaluated_at"])
         done += len(batch)
     return done
 

@@ -1,13 +1,17 @@
 """How each kind of SLO reads lineage: a timeline of states from the signals stored.
 
-A kind is a function ``(slo, dataset, start, end) -> list[Change]`` over one watched
-dataset: the state at ``start`` first (its ``at`` may be earlier: when that state began),
-then every change up to ``end``. States change exactly when the signals say so — a
-freshness breach begins at the last successful write plus the threshold, not when a sweep
-notices — so the timeline does not depend on when, or how often, it is computed. Every
-signal is a row keyed by its run (runs are unique, assertions and statistics unique per
-run), so duplicate events cannot count twice, and a late event changes the past when the
-timeline is computed again from its time.
+A kind has two halves. ``load`` fetches the signals of many watched datasets at once (a
+few queries for a whole batch of SLOs: the rows since the batch's earliest start, and
+for each dataset what came just before); ``walk`` turns one dataset's signals into
+changes for one SLO: the state at ``start`` first (its ``at`` may be earlier: when that
+state began), then every change up to ``end``. Signals older than an SLO's own start only
+add changes before it, which :func:`clip` drops, so one batch serves SLOs whose starts
+differ. States change exactly when the signals say so — a freshness breach begins at the
+last successful write plus the threshold, not when a sweep notices — so the timeline does
+not depend on when, or how often, it is computed. Every signal is a row keyed by its run
+(runs are unique, assertions and statistics unique per run), so duplicate events cannot
+count twice, and a late event changes the past when the timeline is computed again from
+its time.
 
 :func:`combine` merges the timelines of several datasets (a product with three output
 tables): breached when any is, unknown when any is and none is breached, met when all are.
@@ -18,12 +22,14 @@ from __future__ import annotations
 import bisect
 import heapq
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Max, Q, QuerySet, Subquery
+from django.db.models.expressions import OuterRef
 
 from catalog.models import Dataset, PortBinding, ProductRevision
 from governance.models import Slo, SloKind, SloState
@@ -42,6 +48,7 @@ from lineage.models import (
 MET, BREACHED, UNKNOWN = SloState.MET.value, SloState.BREACHED.value, SloState.UNKNOWN.value
 MEDIAN_OF = 10  # volume tolerance: observations the median is taken over
 FAILING_SHOWN = 5  # failing assertions kept as evidence
+ORED = 100  # per-dataset conditions OR-ed in one query
 
 
 @dataclass(frozen=True)
@@ -66,18 +73,33 @@ class Watched:
 
 def watched_datasets(slo: Slo) -> list[Watched]:
     """The datasets ``slo`` is about: the one it names, or its product's bound outputs."""
-    if slo.namespace:
-        keys = {(slo.namespace, slo.dataset_name)}
-    elif slo.product_id:
+    return watched_by_slo([slo])[slo.pk]
+
+
+def watched_by_slo(slos: Sequence[Slo]) -> dict[int, list[Watched]]:
+    """:func:`watched_datasets` of many SLOs in two queries."""
+    keys: dict[int, set[tuple[str, str]]] = {slo.pk: set() for slo in slos}
+    bound = [slo for slo in slos if not slo.namespace and slo.product_id]
+    outputs: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    if bound:
         bindings = PortBinding.objects.filter(
-            port__product_id=slo.product_id, port__direction="output"
-        )
-        if slo.element:
-            bindings = bindings.filter(object_name__iexact=slo.element.split(".")[0])
-        keys = set(bindings.values_list("namespace", "name"))
-    else:
-        keys = set()
-    return datasets_by_key(keys)
+            port__product_id__in={slo.product_id for slo in bound}, port__direction="output"
+        ).values_list("port__product_id", "object_name", "namespace", "name")
+        for product_id, object_name, namespace, name in bindings:
+            outputs[product_id].append((object_name.lower(), namespace, name))
+    for slo in slos:
+        if slo.namespace:
+            keys[slo.pk].add((slo.namespace, slo.dataset_name))
+        elif slo.product_id:
+            element = slo.element.split(".")[0].lower()
+            keys[slo.pk].update(
+                (namespace, name)
+                for object_name, namespace, name in outputs[slo.product_id]
+                if not element or object_name == element
+            )
+    found = datasets_by_key(set().union(*keys.values()))
+    by_key = {(ds.namespace, ds.name): ds for ds in found}
+    return {pk: sorted(by_key[k] for k in wanted if k in by_key) for pk, wanted in keys.items()}
 
 
 def datasets_by_key(keys: set[tuple[str, str]]) -> list[Watched]:
@@ -104,14 +126,48 @@ class Timeline:
 
 def timeline(slo: Slo, start: datetime, end: datetime) -> Timeline:
     """The SLO's state at ``start`` and its changes until ``end``, over every dataset."""
-    watched = watched_datasets(slo)
+    return timelines([(slo, start)], end)[slo.pk]
+
+
+def timelines(starts: Sequence[tuple[Slo, datetime]], end: datetime) -> dict[int, Timeline]:
+    """:func:`timeline` of many SLOs, each from its own start: the signals of SLOs of one
+    kind whose starts fall in the same hour are loaded together."""
+    watched = watched_by_slo([slo for slo, _ in starts])
+    groups: dict[tuple[str, datetime], list[tuple[Slo, datetime]]] = defaultdict(list)
+    for slo, start in starts:
+        hour = start.replace(minute=0, second=0, microsecond=0)
+        groups[(slo.kind, hour)].append((slo, start))
+    out: dict[int, Timeline] = {}
+    for (kind_name, _), group in groups.items():
+        kind = KINDS[SloKind(kind_name)]
+        datasets = {ds.pk for slo, _ in group for ds in watched[slo.pk]}
+        since = min(start - kind.lead(slo) for slo, start in group)
+        slos = [slo for slo, _ in group]
+        signals = kind.load(slos, datasets, since, end + HORIZON) if datasets else {}
+        for slo, start in group:
+            out[slo.pk] = _timeline(slo, kind, watched[slo.pk], signals, start, end)
+    runs = _runs_named([c.evidence for timeline in out.values() for c in timeline.changes])
+    for timeline in out.values():
+        timeline.changes = [
+            Change(c.at, c.state, jsonable(c.evidence, runs)) for c in timeline.changes
+        ]
+    return out
+
+
+def _timeline(
+    slo: Slo,
+    kind: Kind,
+    watched: list[Watched],
+    signals: Mapping[Any, Any],
+    start: datetime,
+    end: datetime,
+) -> Timeline:
     if not watched:
         reason = {"reason": "no output dataset bound to this SLO"}
         return Timeline([Change(start, UNKNOWN, reason)])
-    kind = KINDS[SloKind(slo.kind)]
     parts, dues = [], []
     for ds in watched:
-        ahead = kind(slo, ds, start, end + HORIZON)
+        ahead = kind.walk(slo, signals, ds.pk, start, end + HORIZON)
         parts.append(_labelled(clip(ahead, start, end), ds))
         dues.extend(_next_change(ahead, parts[-1][-1].state, end))
     return Timeline(combine(parts), min(dues, default=None))
@@ -128,19 +184,66 @@ def _labelled(changes: list[Change], ds: Watched) -> list[Change]:
 
 def clip(changes: Sequence[Change], start: datetime, end: datetime) -> list[Change]:
     """The state at ``start`` (the last change at or before it) and the changes after it,
-    up to ``end``; consecutive changes to the same state are one."""
+    up to ``end``; consecutive changes to the same state are one, which keeps the evidence
+    that began it and shows the latest too."""
     ordered = sorted(changes, key=lambda c: c.at)
-    before = [c for c in ordered if c.at <= start]
-    out = [before[-1] if before else Change(start, UNKNOWN, {"reason": "no signal yet"})]
-    for change in ordered:
-        if not start < change.at <= end:
-            continue
+    first = bisect.bisect_right(ordered, start, key=lambda c: c.at)
+    out = [ordered[first - 1] if first else Change(start, UNKNOWN, {"reason": "no signal yet"})]
+    latest: list[Change | None] = [None]
+    for change in ordered[first:]:
+        if change.at > end:
+            break
         if change.state != out[-1].state:
             out.append(change)
-        else:  # the stretch keeps the evidence that began it, and shows the latest too
-            began = {k: v for k, v in out[-1].evidence.items() if k != "latest"}
-            out[-1] = Change(out[-1].at, out[-1].state, {**began, "latest": change.evidence})
-    return out
+            latest.append(None)
+        else:
+            latest[-1] = change
+    return [
+        began if last is None else Change(began.at, began.state, _with_latest(began, last))
+        for began, last in zip(out, latest, strict=True)
+    ]
+
+
+def _with_latest(began: Change, last: Change) -> dict[str, Any]:
+    kept = {k: v for k, v in began.evidence.items() if k != "latest"}
+    return {**kept, "latest": last.evidence}
+
+
+def _refs(value: Any) -> Iterable[RunRef]:
+    if isinstance(value, RunRef):
+        yield value
+    elif isinstance(value, dict):
+        for inner in value.values():
+            yield from _refs(inner)
+
+
+def _runs_named(evidence: list[dict[str, Any]]) -> dict[int, tuple[str, str]]:
+    """The id and job of every run the evidence names."""
+    pks = sorted({ref for found in evidence for ref in _refs(found)})
+    named = {}
+    for chunk in chunks(pks, 2000):
+        rows = Run.objects.filter(pk__in=chunk).values_list(
+            "pk", "uuid", "job__namespace__name", "job__name"
+        )
+        named.update({pk: (str(run_uuid), f"{ns}:{job}") for pk, run_uuid, ns, job in rows})
+    return named
+
+
+def jsonable(value: Any, runs: Mapping[int, tuple[str, str]]) -> Any:
+    """Evidence as stored. Kinds keep times and runs as they come; only what is kept is
+    turned into JSON values, a run into its id with its job beside it."""
+    if isinstance(value, dict):
+        out = {k: jsonable(v, runs) for k, v in value.items()}
+        if isinstance(run := value.get("run"), RunRef) and run in runs:
+            out.setdefault("job", runs[run][1])
+        return out
+    if isinstance(value, RunRef):
+        return runs[value][0] if value in runs else None
+    if isinstance(value, list | tuple):
+        return [jsonable(v, runs) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 _WORST = {BREACHED: 2, UNKNOWN: 1, MET: 0}
@@ -165,33 +268,115 @@ def combine(timelines: Sequence[list[Change]]) -> list[Change]:
 
 # --- the kinds ------------------------------------------------------------------------
 
+Signals = Mapping[Any, Any]  # what a kind's load found, by dataset pk (and more keys)
 
-def _run_evidence(run_uuid: Any, at: datetime | None, job: str = "") -> dict[str, Any]:
-    evidence: dict[str, Any] = {"run": str(run_uuid)}
+
+def _no_lead(slo: Slo) -> timedelta:
+    return timedelta(0)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """``load(slos, dataset pks, since, until)`` fetches signals for a batch; ``walk(slo,
+    signals, dataset pk, start, end)`` makes one SLO's changes on one dataset; ``lead``:
+    how long before its start the walk needs signals (a run that ended before the start
+    still counts in a success window)."""
+
+    load: Callable[[Sequence[Slo], set[int], datetime, datetime], Signals]
+    walk: Callable[[Slo, Signals, int, datetime, datetime], list[Change]]
+    lead: Callable[[Slo], timedelta] = _no_lead
+
+
+class RunRef(int):
+    """A run named in evidence by its pk; :func:`timelines` tells its id and job once it
+    knows which evidence is kept."""
+
+
+def _run_evidence(run: RunRef, at: datetime | None) -> dict[str, Any]:
+    evidence: dict[str, Any] = {"run": run}
     if at is not None:
-        evidence["at"] = at.isoformat()
-    if job:
-        evidence["job"] = job
+        evidence["at"] = at
     return evidence
 
 
-def freshness(slo: Slo, ds: Watched, start: datetime, end: datetime) -> list[Change]:
-    """Met for ``threshold`` after each successful run that wrote the dataset."""
-    limit = timedelta(seconds=slo.threshold_seconds or 0)
-    writes = RunDataset.objects.filter(
-        dataset_id=ds.pk, direction=Direction.OUTPUT, run__state=RunState.COMPLETED
-    ).order_by()
-    fields = ("run__ended_at", "run__uuid", "run__job__namespace__name", "run__job__name")
-    recent = sorted(
-        writes.filter(run__ended_at__gte=start - limit, run__ended_at__lte=end).values_list(*fields)
+def _latest_before(datasets: set[int], found: QuerySet[Any]) -> dict[int, Any]:
+    """Per dataset, the one value that ``found`` (a query on ``OuterRef("pk")`` returning
+    one column, one row) gives; datasets without one are left out."""
+    rows = (
+        Dataset.objects.filter(pk__in=datasets)
+        .annotate(found=Subquery(found))
+        .values_list("pk", "found")
     )
-    last_before = (
-        writes.filter(run__ended_at__lt=start - limit).order_by("-run__ended_at")
-    ).values_list(*fields)[:1]
-    successes = list(last_before) + recent
+    return {pk: value for pk, value in rows if value is not None}
+
+
+def _by_dataset(
+    rows: Iterable[Sequence[Any]], key: Callable[[Any], Any] | None = None
+) -> dict[int, list[tuple[Any, ...]]]:
+    """Rows whose first column is a dataset pk, as sorted lists by dataset (the first
+    column dropped); ``key`` sorts them, by default on their time (the next column)."""
+    grouped: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for dataset_id, *rest in rows:
+        grouped[dataset_id].append(tuple(rest))
+    for found in grouped.values():
+        found.sort(key=key or (lambda row: row[0]))
+    return grouped
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# freshness
+
+
+_WRITE_FIELDS = ("dataset_id", "run__ended_at", "run_id")
+
+
+def load_writes(
+    slos: Sequence[Slo], datasets: set[int], since: datetime, until: datetime
+) -> Signals:
+    """Successful runs that wrote each dataset from ``since``, and the last one before."""
+    writes = RunDataset.objects.filter(
+        direction=Direction.OUTPUT, run__state=RunState.COMPLETED
+    ).order_by()
+    last = _latest_before(
+        datasets,
+        writes.filter(dataset_id=OuterRef("pk"), run__ended_at__lt=since)
+        .order_by("-run__ended_at")
+        .values("pk")[:1],
+    )
+    rows = list(RunDataset.objects.filter(pk__in=last.values()).values_list(*_WRITE_FIELDS))
+    # Runs by dataset and time, their state checked here: a filter on state would lead
+    # SQLite to the state index and a scan of every finished run.
+    recent = RunDataset.objects.filter(
+        dataset_id__in=datasets,
+        direction=Direction.OUTPUT,
+        run__ended_at__gte=since,
+        run__ended_at__lte=until,
+    ).order_by()
+    completed = RunState.COMPLETED
+    rows += [
+        row[:-1] for row in recent.values_list(*_WRITE_FIELDS, "run__state") if row[-1] == completed
+    ]
+    return _by_dataset(rows, key=lambda row: (row[0], row[1]))
+
+
+def _freshness_lead(slo: Slo) -> timedelta:
+    return timedelta(seconds=slo.threshold_seconds or 0)
+
+
+def freshness(slo: Slo, signals: Signals, ds: int, start: datetime, end: datetime) -> list[Change]:
+    """Met for ``threshold`` after each successful run that wrote the dataset."""
+    limit = _freshness_lead(slo)
+    loaded = signals.get(ds, [])
+    # Only the last success before the SLO's own window tells the state at its start.
+    successes = loaded[max(bisect.bisect_left(loaded, start - limit, key=lambda r: r[0]) - 1, 0) :]
     changes = [_never_written(slo, limit, successes[0][0] if successes else None)]
-    for i, (at, run_uuid, job_ns, job_name) in enumerate(successes):
-        evidence = _run_evidence(run_uuid, at, f"{job_ns}:{job_name}")
+    for i, (at, run_id) in enumerate(successes):
+        evidence = _run_evidence(RunRef(run_id), at)
         changes.append(Change(at, MET, {"last_success": evidence}))
         due = at + limit
         following = successes[i + 1][0] if i + 1 < len(successes) else None
@@ -209,26 +394,49 @@ def _never_written(slo: Slo, limit: timedelta, first: datetime | None) -> Change
     return Change(datetime.min.replace(tzinfo=due.tzinfo), UNKNOWN, {})
 
 
-def volume(slo: Slo, ds: Watched, start: datetime, end: datetime) -> list[Change]:
+# volume
+
+_STATISTICS_FIELDS = ("dataset_id", "observed_at", "run_id", "row_count", "direction")
+_COUNTS_BEFORE = 2 * (MEDIAN_OF + 1)  # a run's count may be measured on both sides
+
+
+def load_counts(
+    slos: Sequence[Slo], datasets: set[int], since: datetime, until: datetime
+) -> Signals:
+    """Row counts observed on each dataset from ``since``, and enough before it for the
+    medians: one count per run (:func:`_one_per_run`)."""
+    observed = DatasetStatistics.objects.filter(row_count__isnull=False).order_by()
+    # Where the last counts before ``since`` begin, per dataset; none: fewer than that.
+    begins = _latest_before(
+        datasets,
+        observed.filter(dataset_id=OuterRef("pk"), observed_at__lt=since)
+        .order_by("-observed_at")
+        .values("observed_at")[_COUNTS_BEFORE - 1 : _COUNTS_BEFORE],
+    )
+    rows = list(
+        observed.filter(
+            dataset_id__in=datasets, observed_at__gte=since, observed_at__lte=until
+        ).values_list(*_STATISTICS_FIELDS)
+    )
+    rows += observed.filter(
+        dataset_id__in=datasets - begins.keys(), observed_at__lt=since
+    ).values_list(*_STATISTICS_FIELDS)
+    for chunk in chunks(sorted(begins.items()), ORED):
+        before = Q()
+        for pk, begin in chunk:
+            before |= Q(dataset_id=pk, observed_at__gte=begin)
+        rows += observed.filter(before, observed_at__lt=since).values_list(*_STATISTICS_FIELDS)
+    return {pk: _one_per_run(found) for pk, found in _by_dataset(rows).items()}
+
+
+def volume(slo: Slo, signals: Signals, ds: int, start: datetime, end: datetime) -> list[Change]:
     """Each row count observed holds until the next: within bounds, and within
     ``tolerance`` of the median of the counts before it."""
-    observed = DatasetStatistics.objects.filter(dataset_id=ds.pk, row_count__isnull=False)
-    fields = ("observed_at", "run__uuid", "row_count", "direction")
-    recent = list(
-        observed.filter(observed_at__gte=start, observed_at__lte=end)
-        .order_by("observed_at")
-        .values_list(*fields)
-    )
-    before = list(
-        observed.filter(observed_at__lt=start)
-        .order_by("-observed_at")
-        .values_list(*fields)[: 2 * (MEDIAN_OF + 1)]
-    )
-    counts: list[tuple[datetime, Any, int]] = _one_per_run(before[::-1] + recent)
+    counts: list[tuple[datetime, Any, int]] = signals.get(ds, [])
     changes = []
-    for i, (at, run_uuid, rows) in enumerate(counts):
+    for i, (at, run_id, rows) in enumerate(counts):
         history = [c for _, _, c in counts[max(0, i - MEDIAN_OF) : i]]
-        changes.append(_volume_change(slo, at, run_uuid, rows, history))
+        changes.append(_volume_change(slo, at, RunRef(run_id), rows, history))
     return changes
 
 
@@ -244,8 +452,8 @@ def _one_per_run(
     return sorted((at, run, count) for at, run, count, _ in chosen.values())
 
 
-def _volume_change(slo: Slo, at: datetime, run_uuid: Any, rows: int, history: list[int]) -> Change:
-    evidence = {**_run_evidence(run_uuid, at), "rows": rows}
+def _volume_change(slo: Slo, at: datetime, run: RunRef, rows: int, history: list[int]) -> Change:
+    evidence = {**_run_evidence(run, at), "rows": rows}
     problems = []
     if slo.min_rows is not None and rows < slo.min_rows:
         problems.append(f"{rows:,} rows is below {slo.min_rows:,}")
@@ -261,104 +469,176 @@ def _volume_change(slo: Slo, at: datetime, run_uuid: Any, rows: int, history: li
     return Change(at, BREACHED if problems else MET, evidence)
 
 
-def quality(slo: Slo, ds: Watched, start: datetime, end: datetime) -> list[Change]:
+# quality
+
+
+def load_assertions(
+    slos: Sequence[Slo], datasets: set[int], since: datetime, until: datetime
+) -> Signals:
+    """Error-severity assertion results on each dataset, counted by run, from ``since``,
+    and those of the last run checked before it; failing ones named."""
+    checked = DataQualityAssertion.objects.exclude(severity__iexact="warn").order_by()
+    previous = _latest_before(
+        datasets,
+        checked.filter(dataset_id=OuterRef("pk"), observed_at__lt=since)
+        .order_by("-observed_at")
+        .values("run_id")[:1],
+    )
+    on = checked.filter(dataset_id__in=datasets)
+    recent = on.filter(observed_at__gte=since, observed_at__lte=until)
+    before = on.filter(observed_at__lt=since, run_id__in=set(previous.values()))
+
+    def wanted(pk: int, run_id: int, at: datetime) -> bool:
+        return at >= since or previous.get(pk) == run_id
+
+    runs: dict[int, dict[Any, dict[str, Any]]] = defaultdict(dict)
+    for rows in (recent, before):
+        counted = rows.values_list("dataset_id", "run_id").annotate(
+            at=Max("observed_at"), total=Count("pk"), passed=Count("pk", filter=Q(success=True))
+        )
+        for pk, run_id, at, total, passed in counted:
+            if not wanted(pk, run_id, at):
+                continue  # an earlier run of a dataset whose previous run is another one
+            run = runs[pk].setdefault(run_id, {"at": at, "total": 0, "passed": 0, "failing": []})
+            run["at"] = max(run["at"], at)
+            run["total"] += total
+            run["passed"] += passed
+    failing = (recent | before).filter(success=False)
+    fields = ("dataset_id", "run_id", "observed_at", "assertion", "column")
+    for pk, run_id, at, assertion, column in failing.values_list(*fields):
+        if wanted(pk, run_id, at) and run_id in runs[pk]:
+            runs[pk][run_id]["failing"].append({"assertion": assertion, "column": column})
+    return runs
+
+
+def quality(slo: Slo, signals: Signals, ds: int, start: datetime, end: datetime) -> list[Change]:
     """Each run's assertions on the dataset hold until the next run's: the share of
     error-severity assertions passing against ``target``."""
-    checked = DataQualityAssertion.objects.filter(dataset_id=ds.pk).exclude(severity__iexact="warn")
-    previous = list(
-        checked.filter(observed_at__lt=start)
-        .order_by("-observed_at")
-        .values_list("run_id", flat=True)[:1]
-    )
-    rows = checked.filter(observed_at__lte=end).filter(
-        Q(observed_at__gte=start) | Q(run_id__in=previous)
-    )
-    runs: dict[Any, dict[str, Any]] = {}
-    fields = ("run__uuid", "observed_at", "assertion", "column", "success")
-    for run_uuid, at, assertion, column, success in rows.order_by().values_list(*fields):
-        run = runs.setdefault(run_uuid, {"at": at, "results": {}})
-        run["at"] = max(run["at"], at)
-        run["results"][(assertion, column)] = success
-    return [_quality_change(slo, uuid, run) for uuid, run in runs.items()]
+    return [_quality_change(slo, RunRef(pk), run) for pk, run in signals.get(ds, {}).items()]
 
 
-def _quality_change(slo: Slo, run_uuid: Any, run: dict[str, Any]) -> Change:
-    results: dict[tuple[str, str], bool] = run["results"]
-    passed = sum(results.values())
-    share = passed / len(results)
-    failing = [{"assertion": a, "column": c} for (a, c), ok in sorted(results.items()) if not ok]
+def _quality_change(slo: Slo, run_ref: RunRef, run: dict[str, Any]) -> Change:
+    failing = sorted(run["failing"], key=lambda f: (f["assertion"], f["column"]))
     evidence = {
-        **_run_evidence(run_uuid, run["at"]),
-        "passed": passed,
-        "total": len(results),
+        **_run_evidence(run_ref, run["at"]),
+        "passed": run["passed"],
+        "total": run["total"],
         "failing": failing[:FAILING_SHOWN],
     }
-    return Change(run["at"], MET if share >= (slo.target or 1.0) else BREACHED, evidence)
+    met = run["passed"] / run["total"] >= (slo.target or 1.0)
+    return Change(run["at"], MET if met else BREACHED, evidence)
 
 
-def pipeline_success(slo: Slo, ds: Watched, start: datetime, end: datetime) -> list[Change]:
-    """At every instant, the share of the producing jobs' runs that ended in the last
-    ``window`` and completed, against ``target``; unknown when none ended."""
-    window = timedelta(seconds=slo.window_seconds)
-    jobs = list(
-        JobDataset.objects.filter(dataset_id=ds.pk, direction=Direction.OUTPUT).values_list(
-            "job_id", flat=True
-        )
-    )
+# pipeline success
+
+
+def load_runs(slos: Sequence[Slo], datasets: set[int], since: datetime, until: datetime) -> Signals:
+    """The finished runs of the jobs that write each dataset, ended after ``since``."""
+    writers: dict[int, list[int]] = defaultdict(list)
+    for pk, job_id in JobDataset.objects.filter(
+        dataset_id__in=datasets, direction=Direction.OUTPUT
+    ).values_list("dataset_id", "job_id"):
+        writers[pk].append(job_id)
     # By job and time only: a filter on state would lead SQLite to the state index and a
     # scan of every finished run.
-    ended = (
-        Run.objects.filter(job_id__in=jobs, ended_at__gt=start - window, ended_at__lte=end)
-        .order_by("ended_at")
-        .values_list("ended_at", "state", "uuid")
-    )
-    runs: list[tuple[datetime, str, Any]] = [r for r in ended if r[1] in TERMINAL_STATES]  # type: ignore[misc]
+    ended = Run.objects.filter(
+        job_id__in={job for jobs in writers.values() for job in jobs},
+        ended_at__gt=since,
+        ended_at__lte=until,
+    ).order_by()
+    by_job: dict[int, list[tuple[datetime, str, RunRef]]] = defaultdict(list)
+    for job_id, at, state, run_id in ended.values_list("job_id", "ended_at", "state", "pk"):
+        if state in TERMINAL_STATES and at is not None:
+            by_job[job_id].append((at, state, RunRef(run_id)))
+    return {
+        pk: sorted((run for job in jobs for run in by_job[job]), key=lambda run: run[0])
+        for pk, jobs in writers.items()
+    }
+
+
+def _success_window(slo: Slo) -> timedelta:
+    return timedelta(seconds=slo.window_seconds)
+
+
+def pipeline_success(
+    slo: Slo, signals: Signals, ds: int, start: datetime, end: datetime
+) -> list[Change]:
+    """At every instant, the share of the producing jobs' runs that ended in the last
+    ``window`` and completed, against ``target``; unknown when none ended."""
+    window = _success_window(slo)
+    runs: list[tuple[datetime, str, RunRef]] = signals.get(ds, [])
     ends = [at for at, _, _ in runs]
-    instants = sorted({start} | {at for at in ends if at > start} | _leaving(ends, window, end))
-    return [_success_at(slo, runs, ends, at, window) for at in instants]
+    leaving = {at + window for at in ends if start < at + window <= end}
+    instants = sorted({start} | {at for at in ends if at > start} | leaving)
+    tally = _Tally(runs)
+    target = slo.target or 1.0
+    changes = []
+    for at in instants:
+        first, last = bisect.bisect_right(ends, at - window), bisect.bisect_right(ends, at)
+        changes.append(tally.change(at, first, last, target))
+    return changes
 
 
-def _leaving(ends: list[datetime], window: timedelta, end: datetime) -> set[datetime]:
-    return {at + window for at in ends if at + window <= end}
+class _Tally:
+    """Runs in order of their end, with running counts: any window of them is told in
+    constant time."""
+
+    def __init__(self, runs: list[tuple[datetime, str, RunRef]]) -> None:
+        self.runs = runs
+        self.completed = [0]  # completed runs among the first i
+        self.failed = []  # index of the last run up to i that did not complete, or -1
+        last = -1
+        for i, (_, state, _) in enumerate(runs):
+            done = state == RunState.COMPLETED
+            self.completed.append(self.completed[-1] + done)
+            last = last if done else i
+            self.failed.append(last)
+
+    def change(self, at: datetime, first: int, last: int, target: float) -> Change:
+        """The state at ``at`` from the runs ``first`` to ``last`` (excluded)."""
+        if first == last:
+            reason = "no run of the producing jobs ended in the window"
+            return Change(at, UNKNOWN, {"reason": reason})
+        completed = self.completed[last] - self.completed[first]
+        evidence: dict[str, Any] = {"runs": last - first, "completed": completed}
+        failed = self.failed[last - 1]
+        if failed >= first:
+            ended, _, run = self.runs[failed]
+            evidence["last_failed"] = _run_evidence(run, ended)
+        met = completed / (last - first) >= target
+        return Change(at, MET if met else BREACHED, evidence)
 
 
-def _success_at(
-    slo: Slo,
-    runs: list[tuple[datetime, str, Any]],
-    ends: list[datetime],
-    at: datetime,
-    window: timedelta,
-) -> Change:
-    inside = runs[bisect.bisect_right(ends, at - window) : bisect.bisect_right(ends, at)]
-    if not inside:
-        return Change(at, UNKNOWN, {"reason": "no run of the producing jobs ended in the window"})
-    completed = sum(1 for _, state, _ in inside if state == RunState.COMPLETED)
-    evidence: dict[str, Any] = {"runs": len(inside), "completed": completed}
-    failed = [(t, u) for t, state, u in inside if state != RunState.COMPLETED]
-    if failed:
-        evidence["last_failed"] = _run_evidence(failed[-1][1], failed[-1][0])
-    met = completed / len(inside) >= (slo.target or 1.0)
-    return Change(at, MET if met else BREACHED, evidence)
+# schema stability
 
 
-def schema_stability(slo: Slo, ds: Watched, start: datetime, end: datetime) -> list[Change]:
+def load_schemas(
+    slos: Sequence[Slo], datasets: set[int], since: datetime, until: datetime
+) -> Signals:
+    """Every schema version of each dataset, and every revision of the SLOs' products
+    (under ``("revisions", product pk)``): a break is judged against all that came before."""
+    versions = DatasetVersion.objects.filter(dataset_id__in=datasets, created_at__lte=until)
+    found: dict[Any, Any] = _by_dataset(
+        versions.values_list("dataset_id", "created_at", "version", "fields")
+    )
+    revisions = ProductRevision.objects.filter(
+        product_id__in={slo.product_id for slo in slos if slo.product_id}, created_at__lte=until
+    ).values_list("product_id", "created_at", "number", "version", "report", "breaking_accepted")
+    for product_id, rows in _by_dataset(revisions).items():
+        found[("revisions", product_id)] = rows
+    return found
+
+
+def schema_stability(
+    slo: Slo, signals: Signals, ds: int, start: datetime, end: datetime
+) -> list[Change]:
     """Breached from a breaking schema change (a field removed or retyped) until the
     product publishes a higher major version; a change announced by a major version
     published since the previous schema is no breach. A revision accepted with breaking
     findings but the same major version is a breach too."""
     if slo.product_id is None:
         return [Change(start, UNKNOWN, {"reason": "only a product's versions tell a major change"})]
-    versions = list(
-        DatasetVersion.objects.filter(dataset_id=ds.pk, created_at__lte=end)
-        .order_by("created_at")
-        .values_list("created_at", "version", "fields")
-    )
-    revisions = list(
-        ProductRevision.objects.filter(product_id=slo.product_id, created_at__lte=end)
-        .order_by("created_at")
-        .values_list("created_at", "number", "version", "report", "breaking_accepted")
-    )
-    return _stability_walk(versions, revisions)
+    return _stability_walk(signals.get(ds, []), signals.get(("revisions", slo.product_id), []))
 
 
 def major(version: str) -> int | None:
@@ -428,10 +708,10 @@ def schema_breaks(
     return removed, retyped
 
 
-KINDS: dict[SloKind, Callable[[Slo, Watched, datetime, datetime], list[Change]]] = {
-    SloKind.FRESHNESS: freshness,
-    SloKind.VOLUME: volume,
-    SloKind.QUALITY: quality,
-    SloKind.PIPELINE_SUCCESS: pipeline_success,
-    SloKind.SCHEMA_STABILITY: schema_stability,
+KINDS: dict[SloKind, Kind] = {
+    SloKind.FRESHNESS: Kind(load_writes, freshness, _freshness_lead),
+    SloKind.VOLUME: Kind(load_counts, volume),
+    SloKind.QUALITY: Kind(load_assertions, quality),
+    SloKind.PIPELINE_SUCCESS: Kind(load_runs, pipeline_success, _success_window),
+    SloKind.SCHEMA_STABILITY: Kind(load_schemas, schema_stability),
 }

@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 
 from catalog.models import DataProduct, Dataset, Namespace, ProductRevision
+from governance import slo as governance_slo
 from governance.models import Slo, SloKind, SloSegment, WebhookSubscription
-from governance.services import slo_changes_drain, slo_evaluate, slo_figures, slos_sweep
+from governance.services import (
+    slo_changes_drain,
+    slo_evaluate,
+    slo_figures,
+    slos_evaluate,
+    slos_sweep,
+)
 from lineage.models import ChangeOutbox, DatasetVersion
 from lineage.services import lineage_event_ingest, lineage_events_ingest
 from tests.conftest import clone, run_event
@@ -369,6 +376,66 @@ def test_the_sweep_evaluates_what_time_may_have_changed_and_refreshes_the_rest()
     fresh.refresh_from_db()
     assert (fresh.state, fresh.state_since, fresh.due_at) == ("breached", at(60), None)
     assert fresh.burn_rate_1d == pytest.approx((30 * 60 / 86400) / 0.01)
+
+
+def _evaluated(slo: Slo) -> tuple[Any, ...]:
+    slo.refresh_from_db()
+    segments = [
+        (s.state, s.start, s.end, s.evidence)
+        for s in SloSegment.objects.filter(slo=slo).order_by("start")
+    ]
+    figures = (slo.attainment_7d, slo.attainment_28d, slo.budget_remaining, slo.burn_rate_1d)
+    return (slo.state, slo.state_since, slo.evidence, slo.due_at, figures, segments)
+
+
+def test_slos_evaluated_together_come_out_as_each_evaluated_alone() -> None:
+    write(0, rows=1000)
+    write(100, "FAIL")
+    write(200, rows=1100)
+    check(150, dbt_assertions("test_first_dbt_model"))
+    check(250, dbt_assertions("test_second_parallel_dbt_model"))
+
+    def declared() -> list[Slo]:
+        slos = [
+            make_slo(SloKind.FRESHNESS, threshold_seconds=3600),
+            make_slo(SloKind.FRESHNESS, threshold_seconds=7200),
+            make_slo(SloKind.VOLUME, min_rows=1050),
+            make_slo(SloKind.QUALITY, target=1.0),
+            make_slo(SloKind.PIPELINE_SUCCESS, target=0.9, window_seconds=3 * 3600),
+        ]
+        # Starts that differ: one SLO was evaluated before, the others never were.
+        slo_evaluate(slo=slos[1], now=at(90))
+        return slos
+
+    alone = declared()
+    for slo in alone:
+        slo_evaluate(slo=slo, now=at(400))
+    together = declared()
+    assert len(slos_evaluate(pks=[slo.pk for slo in together], now=at(400))) == len(together)
+
+    assert [_evaluated(slo) for slo in together] == [_evaluated(slo) for slo in alone]
+    assert {_evaluated(slo)[0] for slo in together} == {"met", "breached", "unknown"}
+
+
+def test_an_slo_changed_while_it_was_computed_is_computed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write(0)
+    slo = make_slo(SloKind.FRESHNESS, threshold_seconds=3600)
+    computed = governance_slo.timelines
+    calls = []
+
+    def edited_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:  # a steward tightens the SLO while the worker computes
+            Slo.objects.filter(pk=slo.pk).update(threshold_seconds=600, updated_at=at(29))
+        return computed(*args, **kwargs)
+
+    monkeypatch.setattr(governance_slo, "timelines", edited_meanwhile)
+    evaluated = slo_evaluate(slo=slo, now=at(30))
+    assert len(calls) == 2
+    assert (evaluated.state, evaluated.state_since) == ("breached", at(10))
+    assert timeline(slo)[1:] == [("met", 0, 10), ("breached", 10, None)]
 
 
 def test_a_breach_and_a_recovery_notify_the_subscriptions() -> None:
