@@ -26,6 +26,7 @@ demo: migrate
 	$(PY) manage.py ensure_demo_admin
 	$(PY) manage.py load_demo
 	$(PY) manage.py slo_sweep --new-only
+	$(PY) manage.py load_demo_governance
 
 run: demo serve
 

@@ -1,4 +1,5 @@
-"""Governance: service-level objectives computed from lineage, and webhook notifications."""
+"""Governance: service-level objectives computed from lineage, scorecards with their runs
+and waivers, and webhook notifications."""
 
 from __future__ import annotations
 
@@ -210,7 +211,7 @@ class WebhookSubscription(models.Model):
 
     # The events Meshport sends; a new kind of notification adds its name here. ``ping`` is
     # the test a steward sends from the API or the portal.
-    EVENTS = ("slo.breached", "slo.recovered", "ping")
+    EVENTS = ("slo.breached", "slo.recovered", "scorecard.level_dropped", "ping")
 
     name = models.CharField(max_length=200)
     url = models.URLField(max_length=2048)
@@ -265,3 +266,233 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscription}"
+
+
+# --- scorecards ---------------------------------------------------------------------------
+
+
+class CheckStatus(models.TextChoices):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_APPLICABLE = "na", "Not applicable"
+    WAIVED = "waived"  # failed, but an approved waiver counts it as passing
+    UPCOMING = "upcoming"  # enabled later: evaluated and shown, not counted yet
+
+
+class Scorecard(models.Model):
+    """Checks grouped into categories with weights and gated levels, over the products
+    that ``filters`` select, run on ``schedule`` (cron) and on demand.
+
+    Defined as code (``manage.py load_scorecards``) or in the admin; the definition that
+    a run used is kept on the run.
+    """
+
+    class Source(models.TextChoices):
+        FILE = "file"
+        ADMIN = "admin"
+        API = "api", "API"
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    # minute hour day month weekday, as in crontab; empty: runs only on demand
+    schedule = models.CharField(max_length=100, blank=True)
+    # {"domains": [slug...], "tags": [...], "statuses": [...]}: products must match each given
+    filters = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ADMIN)
+    source_path = models.CharField(max_length=1024, blank=True)
+    last_run = models.ForeignKey(
+        "ScorecardRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("governance:scorecard-detail", args=[self.slug])
+
+
+class ScorecardLevel(models.Model):
+    """Bronze, Silver, Gold...: reached when every check of it, and of the levels below,
+    passes. ``rank`` orders them from the lowest."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="levels")
+    slug = models.SlugField(max_length=50)
+    name = models.CharField(max_length=100)
+    rank = models.PositiveSmallIntegerField(default=0)
+    color = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["scorecard", "rank", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "slug"], name="scorecard_level_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScorecardCheck(models.Model):
+    """One check of a scorecard: a built-in check by name, a declarative ``rule`` on the
+    product's fields, or a Python function by dotted path; ``enabled_from`` makes it count
+    only from then on."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="checks")
+    key = models.SlugField(max_length=100)
+    check_name = models.CharField(max_length=255)  # built-in name, "rule", or a dotted path
+    name = models.CharField(max_length=255, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    weight = models.FloatField(default=1.0)
+    level = models.ForeignKey(
+        ScorecardLevel, null=True, blank=True, on_delete=models.SET_NULL, related_name="checks"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    rule = models.CharField(max_length=1000, blank=True)
+    remediation = models.TextField(blank=True)  # overrides the check's own
+    enabled_from = models.DateTimeField(null=True, blank=True)
+    ordinal = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["scorecard", "ordinal", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "key"], name="scorecard_check_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.key
+
+
+class ScorecardRun(models.Model):
+    """One evaluation of a scorecard over its products. A scheduled run holds its
+    ``slot`` (the minute the schedule named): the unique (scorecard, slot) row is the
+    claim that keeps two workers from running it twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        MANUAL = "manual"  # the portal or the API
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="runs")
+    slot = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    definition = models.JSONField(default=dict, blank=True)  # as the run used it
+    # products, level counts, mean score, products whose level rose / dropped
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scorecard", "slot"],
+                condition=models.Q(slot__isnull=False),
+                name="scorecard_run_slot_uniq",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["scorecard", "status", "-created_at"], name="scorecard_run_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scorecard} #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("governance:scorecard-run", args=[self.scorecard.slug, self.pk])
+
+
+class ScorecardResult(models.Model):
+    """A product in one run: its score, level, every check's result with evidence, and
+    what changed since the previous run (``changes``: the checks whose result moved)."""
+
+    run = models.ForeignKey(ScorecardRun, on_delete=models.CASCADE, related_name="results")
+    product = models.ForeignKey(
+        DataProduct, on_delete=models.CASCADE, related_name="scorecard_results"
+    )
+    score = models.FloatField()
+    level = models.CharField(max_length=50, blank=True)  # slug of the level reached
+    previous_level = models.CharField(max_length=50, blank=True)
+    previous_score = models.FloatField(null=True, blank=True)
+    # {check key: {"status": ..., "message": ..., "evidence": {...}}}
+    checks = models.JSONField(default=dict)
+    changes = models.JSONField(default=list, blank=True)
+    # Downstream consumers (jobs and products) a failure here reaches, from lineage.
+    blast_radius = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "product"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "product"], name="scorecard_result_uniq")
+        ]
+        indexes = [models.Index(fields=["product", "run"], name="scorecard_result_product_idx")]
+
+
+class WaiverQuerySet(models.QuerySet["Waiver"]):
+    def active(self, at: datetime | None = None) -> WaiverQuerySet:
+        """Approved and not expired at ``at``."""
+        return self.filter(status=Waiver.Status.APPROVED, expires_at__gt=at or timezone.now())
+
+
+class Waiver(models.Model):
+    """An exemption for one product from one check (of one scorecard, or of every one
+    that has the check), with a justification and an expiry, decided by a steward."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        DENIED = "denied"
+        REVOKED = "revoked"
+
+    scorecard = models.ForeignKey(
+        Scorecard, null=True, blank=True, on_delete=models.CASCADE, related_name="waivers"
+    )
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="waivers")
+    check_key = models.SlugField(max_length=100)
+    justification = models.TextField()
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.CharField(max_length=255)
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.CharField(max_length=255, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    objects = WaiverQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="waiver_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.product} / {self.check_key}"
+
+    def is_active(self, at: datetime | None = None) -> bool:
+        return self.status == self.Status.APPROVED and self.expires_at > (at or timezone.now())
+
+
+class WaiverEvent(models.Model):
+    """The audit trail of a waiver: who did what, when, and why."""
+
+    waiver = models.ForeignKey(Waiver, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=16)  # requested / approved / denied / revoked
+    actor = models.CharField(max_length=255)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]

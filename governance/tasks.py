@@ -8,6 +8,7 @@ import time
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
+from governance.scorecard_services import scorecard_run_execute, scorecards_tick
 from governance.services import SloWatcher, slo_changes_drain, slos_sweep
 from governance.webhooks import CLAIM_BATCH, webhook_deliver_due
 
@@ -53,3 +54,20 @@ def slo_sweep() -> None:
     windows move. Also a safety net for the watcher thread."""
     slo_changes_drain()
     slos_sweep()
+
+
+# --- scorecards ---------------------------------------------------------------------------
+
+
+@db_task()
+def scorecard_run(run_pk: int) -> None:
+    """Execute one run; a run another worker already took is left alone."""
+    scorecard_run_execute(run_pk=run_pk)
+
+
+@db_periodic_task(crontab(minute="*"))
+def scorecard_tick() -> None:
+    """Every minute: claim the scheduled runs that came due and queue them; several
+    workers ticking together still create and execute each once."""
+    for run in scorecards_tick():
+        scorecard_run(run.pk)
