@@ -14,9 +14,9 @@ A condition is ``path operator [value]``. ``path`` is dotted into the product's 
 list applies to each item. Values are JSON: ``"text"``, ``3``, ``true``, ``["a", "b"]``.
 
 Operators: ``exists`` / ``missing`` (empty counts as missing), ``==``, ``!=``,
-``contains`` (an item of a list, or a substring; case-insensitive), ``in``, ``matches``
-(a regular expression), and ``>``, ``>=``, ``<``, ``<=`` (a list or mapping compares by
-its length).
+``contains`` (an item of a list, or a substring), ``in`` (for a list field: any of its
+items), ``matches`` (a regular expression), and ``>``, ``>=``, ``<``, ``<=`` (a list or
+mapping compares by its length). Text is compared ignoring case, except by ``matches``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 UNARY = ("exists", "missing")
+_WORDS = ("and", "or", "not")
 BINARY = ("==", "!=", "contains", "in", "matches", ">=", "<=", ">", "<")
 
 _TOKEN = re.compile(
@@ -119,8 +120,9 @@ def _condition(tokens: list[tuple[str, str, str]], i: int, text: str) -> tuple[C
     negated = False
     if i < len(tokens) and tokens[i][1] == "not":
         negated, i = True, i + 1
-    if i >= len(tokens) or tokens[i][0] != "word":
-        raise RuleError(f"expected a field name in {text!r}")
+    if i >= len(tokens) or tokens[i][0] != "word" or tokens[i][1] in _WORDS:
+        found = repr(tokens[i][2]) if i < len(tokens) else "the end"
+        raise RuleError(f"expected a field name, found {found} in {text!r}")
     path = tokens[i][2]
     if i + 1 >= len(tokens):
         raise RuleError(f"{path!r} needs an operator in {text!r}")
@@ -185,15 +187,16 @@ def _apply(op: str, found: Any, value: Any) -> bool:
     if op == "missing":
         return _empty(found)
     if op == "==":
-        return bool(found == value)
+        return bool(_fold(found) == _fold(value))
     if op == "!=":
-        return bool(found != value)
+        return bool(_fold(found) != _fold(value))
     if op == "contains":
         if isinstance(found, list):
             return _fold(value) in [_fold(v) for v in found]
         return isinstance(found, str) and str(value).casefold() in found.casefold()
-    if op == "in":
-        return _fold(found) in [_fold(v) for v in value]
+    if op == "in":  # a list field: any of its items
+        items = found if isinstance(found, list) else [found]
+        return any(_fold(item) in [_fold(v) for v in value] for item in items)
     if op == "matches":
         items = found if isinstance(found, list) else [found]
         return any(isinstance(v, str) and re.search(str(value), v) for v in items)
