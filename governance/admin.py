@@ -6,8 +6,24 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
-from governance.models import Slo, SloSegment, WebhookDelivery, WebhookSubscription
+from governance.checks import RULE, UnknownCheck, check_type
+from governance.models import (
+    Scorecard,
+    ScorecardCheck,
+    ScorecardLevel,
+    ScorecardRun,
+    Slo,
+    SloSegment,
+    Waiver,
+    WaiverEvent,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from governance.rules import RuleError
+from governance.scorecard_services import scorecard_run_request
+from governance.scorecards import cron, filters_from
 from governance.services import slo_save
 from governance.webhooks import validate_webhook_url, webhook_ping
 
@@ -143,3 +159,139 @@ class SloAdmin(admin.ModelAdmin):
         if not change:
             obj.source = Slo.Source.ADMIN
         slo_save(slo=obj)
+
+
+# --- scorecards ---------------------------------------------------------------------------
+
+
+class ScorecardForm(forms.ModelForm):
+    """The same rules as a scorecard file: a five-field cron schedule, known filters."""
+
+    class Meta:
+        model = Scorecard
+        fields = ["slug", "name", "description", "schedule", "filters", "enabled"]
+
+    def clean_schedule(self) -> str:
+        schedule = (self.cleaned_data.get("schedule") or "").strip()
+        if schedule:
+            try:
+                cron(schedule)
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return schedule
+
+    def clean_filters(self) -> dict[str, Any]:
+        errors: list[tuple[str, str]] = []
+        found = filters_from(self.cleaned_data.get("filters") or {}, "filters", errors)
+        if errors:
+            raise forms.ValidationError("; ".join(f"{p}: {m}" for p, m in errors))
+        return found
+
+
+class ScorecardCheckForm(forms.ModelForm):
+    class Meta:
+        model = ScorecardCheck
+        fields = [
+            "ordinal", "key", "check_name", "rule", "name", "category", "level", "weight",
+            "params", "remediation", "enabled_from",
+        ]  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        name = cleaned.get("check_name") or ""
+        try:
+            check_type(name, cleaned.get("rule") or "")
+        except (UnknownCheck, RuleError) as exc:
+            raise forms.ValidationError(
+                {"rule" if name == RULE else "check_name": str(exc)}
+            ) from None
+        if not isinstance(cleaned.get("params") or {}, dict):
+            raise forms.ValidationError({"params": "A JSON object of parameters."})
+        return cleaned
+
+
+class ScorecardLevelInline(admin.TabularInline):
+    model = ScorecardLevel
+    extra = 0
+    fields = ["rank", "slug", "name", "color"]
+
+
+class ScorecardCheckInline(admin.TabularInline):
+    model = ScorecardCheck
+    form = ScorecardCheckForm
+    extra = 0
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "level":  # the levels of this scorecard only
+            match = request.resolver_match
+            pk = match.kwargs.get("object_id") if match else None
+            kwargs["queryset"] = ScorecardLevel.objects.filter(scorecard_id=pk or 0)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Scorecard)
+class ScorecardAdmin(admin.ModelAdmin):
+    """Scorecards defined as code can be edited here too; the next file load replaces them."""
+
+    form = ScorecardForm
+    inlines = [ScorecardLevelInline, ScorecardCheckInline]
+    list_display = ["name", "slug", "schedule", "enabled", "source", "last_run"]
+    list_filter = ["enabled", "source"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["source", "source_path", "last_run", "created_at", "updated_at"]
+    actions = ["run_now"]
+
+    def save_model(self, request: HttpRequest, obj: Scorecard, form: Any, change: bool) -> None:
+        obj.source = Scorecard.Source.ADMIN
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Run the selected scorecards now")
+    def run_now(self, request: HttpRequest, queryset: QuerySet[Scorecard]) -> None:
+        for scorecard in queryset:
+            scorecard_run_request(scorecard=scorecard, requested_by=request.user.get_username())
+        messages.success(request, f"{queryset.count()} run(s) queued for the worker.")
+
+
+@admin.register(ScorecardRun)
+class ScorecardRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "scorecard",
+        "trigger",
+        "status",
+        "slot",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "trigger", "scorecard"]
+    list_select_related = ["scorecard"]
+    readonly_fields = [f.name for f in ScorecardRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class WaiverEventInline(admin.TabularInline):
+    model = WaiverEvent
+    extra = 0
+    readonly_fields = ["at", "action", "actor", "note"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Waiver)
+class WaiverAdmin(admin.ModelAdmin):
+    """Read here, decided in the portal's waiver queue (which keeps the audit trail)."""
+
+    list_display = ["product", "check_key", "scorecard", "status", "expires_at", "requested_by"]
+    list_filter = ["status", "scorecard"]
+    search_fields = ["product__external_id", "check_key", "requested_by"]
+    list_select_related = ["product", "scorecard"]
+    inlines = [WaiverEventInline]
+    readonly_fields = [f.name for f in Waiver._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -209,7 +209,7 @@ def definition_from_dict(data: Any, where: str = "") -> Definition:
         name=name,
         description=_text(data.get("description"), f"{at}description", errors),
         schedule=schedule,
-        filters=_filters(data.get("filters") or {}, f"{at}filters", errors),
+        filters=filters_from(data.get("filters") or {}, f"{at}filters", errors),
         enabled=bool(data.get("enabled", True)),
         levels=tuple(levels),
         checks=tuple(checks),
@@ -262,7 +262,7 @@ def _levels(raw: Any, path: str, errors: list[tuple[str, str]]) -> list[LevelDef
     return levels
 
 
-def _filters(raw: Any, path: str, errors: list[tuple[str, str]]) -> dict[str, list[str]]:
+def filters_from(raw: Any, path: str, errors: list[tuple[str, str]]) -> dict[str, list[str]]:
     if not isinstance(raw, Mapping):
         errors.append((path, "a mapping with domains, tags and/or statuses"))
         return {}

@@ -3,6 +3,7 @@ demand, dry runs and shift-left evaluation."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -523,3 +524,46 @@ def test_lint_product_exits_non_zero_below_the_wanted_level(
     with pytest.raises(CommandError) as exited:
         call_command("lint_product", str(folder), "--min-level", "silver")
     assert exited.value.returncode == 1
+
+
+# --- admin ----------------------------------------------------------------------------------
+
+
+def test_the_admin_edits_a_scorecard_and_refuses_an_unknown_check(
+    admin_user: Any, client: Any
+) -> None:
+    card = readiness(schedule="0 6 * * *")
+    client.force_login(admin_user)
+    url = f"/admin/governance/scorecard/{card.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200 and "has_tags" in page.content.decode()
+    for path in (
+        "/admin/governance/scorecard/",
+        "/admin/governance/scorecardrun/",
+        "/admin/governance/waiver/",
+    ):
+        assert client.get(path).status_code == 200
+
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if k in form.fields and v is not None}
+    data.update(schedule="every day", filters="{}")
+    for formset in page.context["inline_admin_formsets"]:
+        fs = formset.formset
+        data.update(
+            {
+                f"{fs.prefix}-TOTAL_FORMS": str(fs.total_form_count()),
+                f"{fs.prefix}-INITIAL_FORMS": str(fs.initial_form_count()),
+            }
+        )
+        for i, sub in enumerate(fs.forms):
+            for name, field in sub.fields.items():
+                value = sub.initial.get(name, field.initial)
+                if value is not None:
+                    data[f"{fs.prefix}-{i}-{name}"] = value.pk if hasattr(value, "pk") else value
+    data["checks-1-check_name"] = "no_such_check"
+    data = {k: (v if isinstance(v, str | int | float) else json.dumps(v)) for k, v in data.items()}
+    refused = client.post(url, data)
+    assert refused.status_code == 200  # the form again, with the errors
+    text = refused.content.decode()
+    assert "is not five fields" in text and "no built-in check" in text
+    assert Scorecard.objects.get(pk=card.pk).schedule == "0 6 * * *"
