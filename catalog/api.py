@@ -249,7 +249,7 @@ class ProductView(APIView):
         responses={200: dict, 201: dict, 400: dict, 403: dict, 409: dict, 413: dict},
     )
     def put(self, request: Request, product_id: str) -> Response:
-        files = _descriptor_files(request)
+        files = descriptor_files(request)
         token = request_token(request)
         actor = token.name if token else request.user.get_username()
         try:
@@ -287,7 +287,7 @@ class ProductView(APIView):
         return Response(ProductListSerializer(product).data)
 
 
-def _descriptor_files(request: Request) -> dict[str, str]:
+def descriptor_files(request: Request) -> dict[str, str]:
     """``{file name: text}`` from a multipart bundle or a raw YAML/JSON body."""
     limit = settings.MESHPORT_CATALOG["MAX_DESCRIPTOR_BYTES"]
     try:

@@ -91,3 +91,9 @@ class CanGovern(HasScope):
     staff users."""
 
     scope = "governance:write"
+
+
+def actor_name(request: Request) -> str:
+    """Who a write is recorded as: the token's name, or the user's."""
+    token = request_token(request)
+    return token.name if token else request.user.get_username()

@@ -11,14 +11,14 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import ownership_selectors as owners
-from catalog.auth import CanGovern, request_token
+from catalog.auth import actor_name
 from catalog.models import (
     DataProduct,
     Dataset,
@@ -36,7 +36,7 @@ from catalog.ownership import (
     person_party,
     team_party,
 )
-from meshport.api import Pagination
+from meshport.api import GovernedWrites, Pagination
 
 # --- filters ----------------------------------------------------------------------------------
 
@@ -257,21 +257,7 @@ class PersonSerializer(serializers.ModelSerializer[Person]):
 # --- views ------------------------------------------------------------------------------------
 
 
-def _actor(request: Request) -> str:
-    token = request_token(request)
-    return token.name if token else request.user.get_username()
-
-
-class _GovernedWrites(APIView):
-    """Reads for everyone, writes for stewards."""
-
-    def get_permissions(self) -> list[Any]:
-        if self.request.method in permissions.SAFE_METHODS:
-            return [permissions.AllowAny()]
-        return [CanGovern()]
-
-
-class OwnershipListView(_GovernedWrites, ListAPIView):
+class OwnershipListView(GovernedWrites, ListAPIView):
     """Ownerships, filtered; ``POST`` gives a party a role on a target (source ``api``)."""
 
     serializer_class = OwnershipSerializer
@@ -298,13 +284,13 @@ class OwnershipListView(_GovernedWrites, ListAPIView):
             role=data["role"],
             role_raw=data["roleRaw"],
             source=Ownership.Source.API,
-            actor=_actor(request),
+            actor=actor_name(request),
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(OwnershipSerializer(row).data, status=code)
 
 
-class OwnershipView(_GovernedWrites, APIView):
+class OwnershipView(GovernedWrites, APIView):
     """One ownership: ``GET`` it, ``DELETE`` it (recorded in the history as source ``api``)."""
 
     def _get(self, pk: int) -> Ownership:
@@ -320,7 +306,7 @@ class OwnershipView(_GovernedWrites, APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         row = self._get(pk)
-        ownership_remove(ownership=row, source=Ownership.Source.API, actor=_actor(request))
+        ownership_remove(ownership=row, source=Ownership.Source.API, actor=actor_name(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

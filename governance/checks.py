@@ -131,7 +131,7 @@ def check_type(name: str, rule: str = "") -> CheckType:
         raise UnknownCheck(f"no built-in check {name!r}; known: {known}")
     try:
         function = import_string(name)
-    except ImportError as exc:
+    except (ImportError, ValueError, TypeError) as exc:  # ".x", "..x": relative, empty
         raise UnknownCheck(f"cannot import {name!r}: {exc}") from None
     found = getattr(function, "__meshport_check__", None)
     if not isinstance(found, CheckType):

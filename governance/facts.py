@@ -24,10 +24,10 @@ from django.db.models import OuterRef, Q, Subquery
 
 from catalog.descriptors.binding import bind_product
 from catalog.descriptors.diff import breaking_changes
-from catalog.descriptors.model import Product, product_from_dict
+from catalog.descriptors.model import Product, product_from_dict, to_dict
 from catalog.models import DataProduct, Ownership, Port, PortBinding, ProductRevision
 from catalog.models import Dataset as CatalogDataset
-from governance.models import Slo
+from governance.models import Slo, SloState
 from governance.slo import major
 from lineage.models import TERMINAL_STATES, DataQualityAssertion, Direction, Job, JobDataset, Run
 from lineage.selectors import datasets_by_key
@@ -202,9 +202,35 @@ def facts_for_spec(
     subject = _Subject(facts, [(b.port_name, b.namespace, b.name) for b in bindings])
     _Loader([subject], now, horizon).load()
     facts.owners = _declared_owners(spec) + [o for o in facts.owners if o.kind == "team"]
+    facts.slos = _slos_once_registered(spec, existing)
     if existing is not None and existing.active_revision is not None:
         facts.unversioned_breaks = _break_of(existing.active_revision, spec)
     return facts
+
+
+def _slos_once_registered(spec: Product, existing: DataProduct | None) -> list[SloFact]:
+    """The SLOs the product has once the descriptor is registered, as registration syncs
+    them: those added through the API or admin, and the ones its contracts declare (a line
+    declared before keeps its state; a new one is not measured yet)."""
+    from governance.services import declared_slos  # it imports the SLO machinery
+
+    rows = list(existing.slos.all()) if existing is not None else []
+    slos = [_slo_fact(s) for s in rows if s.source != Slo.Source.CONTRACT and s.enabled]
+    declared = {s.key: s for s in rows if s.source == Slo.Source.CONTRACT}
+    objective = Slo._meta.get_field("objective").get_default()
+    for line in declared_slos(to_dict(spec)):
+        row = declared.get(line.key)
+        if row is None:
+            slos.append(SloFact(line.name[:255], line.kind, SloState.UNKNOWN, None, objective))
+        elif row.enabled:
+            slos.append(
+                SloFact(line.name[:255], line.kind, row.state, row.attainment_28d, row.objective)
+            )
+    return slos
+
+
+def _slo_fact(slo: Slo) -> SloFact:
+    return SloFact(slo.name, slo.kind, slo.state, slo.attainment_28d, slo.objective)
 
 
 def _declared_owners(spec: Product) -> list[Owner]:

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 BATCH = 500  # products whose facts are loaded together
 CATCH_UP = timedelta(minutes=5)  # scheduled slots a late tick still runs
 STALE = timedelta(minutes=30)  # a run left running this long lost its worker
+LONGEST_WAIVER = timedelta(days=366)  # an exemption is looked at again within a year
 
 
 # --- definitions --------------------------------------------------------------------------
@@ -200,10 +201,12 @@ def _waivers(
     return found
 
 
-def _scored(
-    definitions: Sequence[Definition], at: datetime
-) -> Iterator[tuple[ProductFacts, list[Outcome]]]:
-    """Every product the first definition selects, scored by each definition."""
+Scored = list[tuple[ProductFacts, list[Outcome]]]
+
+
+def _scored(definitions: Sequence[Definition], at: datetime) -> Iterator[Scored]:
+    """Every product the first definition selects, scored by each definition, one batch
+    of products at a time (so that memory stays flat however many products there are)."""
     horizon = _horizon(*definitions)
     last = 0
     products = scorecard_products(definitions[0])
@@ -214,16 +217,18 @@ def _scored(
             for f in facts_for_products(batch, now=at, horizon=horizon)
             if _in_scope(definitions[0], f)
         ]
-        waivers = {d.slug: _waivers(d.slug, [f.pk for f in facts if f.pk], at) for d in definitions}
-        for one in facts:
-            assert one.pk is not None
-            yield (
+        pks = [f.pk for f in facts if f.pk is not None]
+        waivers = {d.slug: _waivers(d.slug, pks, at) for d in definitions}
+        yield [
+            (
                 one,
                 [
-                    score_product(d, one, at=at, waivers=waivers[d.slug].get(one.pk))
+                    score_product(d, one, at=at, waivers=waivers[d.slug].get(one.pk or 0))
                     for d in definitions
                 ],
             )
+            for one in facts
+        ]
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -337,15 +342,15 @@ def scorecard_run_execute(*, run_pk: int, now: datetime | None = None) -> Scorec
 def _execute(run: ScorecardRun, now: datetime) -> ScorecardRun:
     scorecard = run.scorecard
     definition = Definition.from_model(scorecard)
-    previous = _previous_results(scorecard.last_run_id)
     tally = _Tally()
-    rows: list[dict[str, Any]] = []
-    for facts, (outcome,) in _scored([definition], now):
-        assert facts.pk is not None
-        rows.append(_result_row(run, definition, facts, outcome, previous.get(facts.pk), tally))
-        if len(rows) >= BATCH:
-            _write(rows)
-    _write(rows)
+    for batch in _scored([definition], now):
+        previous = _previous_results(scorecard.last_run_id, [f.pk for f, _ in batch])
+        _write(
+            [
+                _result_row(run, definition, facts, outcome, previous.get(facts.pk or 0), tally)
+                for facts, (outcome,) in batch
+            ]
+        )
     run.definition = definition.to_dict()
     run.summary = tally.summary()
     run.status, run.finished_at = ScorecardRun.Status.DONE, timezone.now()
@@ -360,16 +365,19 @@ def _write(rows: list[dict[str, Any]]) -> None:
     if rows:
         with transaction.atomic():
             insert_rows(ScorecardResult, rows)
-        rows.clear()
 
 
-def _previous_results(run_id: int | None) -> dict[int, tuple[str, float, dict[str, Any]]]:
+def _previous_results(
+    run_id: int | None, product_ids: Sequence[int | None]
+) -> dict[int, tuple[str, float, dict[str, str]]]:
+    """Level, score and each check's status of the products in the run before."""
     if run_id is None:
         return {}
-    rows = ScorecardResult.objects.filter(run_id=run_id).values_list(
-        "product_id", "level", "score", "checks"
-    )
-    return {pk: (level, score, checks) for pk, level, score, checks in rows}
+    rows = ScorecardResult.objects.filter(run_id=run_id, product_id__in=product_ids)
+    return {
+        pk: (level, score, {key: c.get("status") for key, c in checks.items()})
+        for pk, level, score, checks in rows.values_list("product_id", "level", "score", "checks")
+    }
 
 
 def _result_row(
@@ -377,14 +385,14 @@ def _result_row(
     definition: Definition,
     facts: ProductFacts,
     outcome: Outcome,
-    previous: tuple[str, float, dict[str, Any]] | None,
+    previous: tuple[str, float, dict[str, str]] | None,
     tally: _Tally,
 ) -> dict[str, Any]:
     before_level, before_score, before_checks = previous or ("", None, {})
     changes = [
-        {"check": key, "from": (before_checks.get(key) or {}).get("status"), "to": c.status}
+        {"check": key, "from": before_checks.get(key), "to": c.status}
         for key, c in outcome.checks.items()
-        if previous is not None and (before_checks.get(key) or {}).get("status") != c.status
+        if previous is not None and before_checks.get(key) != c.status
     ]
     tally.products += 1
     tally.scores += outcome.score
@@ -475,7 +483,9 @@ def scorecard_dry_run(
     current = Definition.from_model(scorecard)
     preview = DryRun()
     before_total = after_total = 0.0
-    for facts, (after, before) in _scored([definition, current], now):
+    for facts, (after, before) in (
+        one for batch in _scored([definition, current], now) for one in batch
+    ):
         preview.products += 1
         before_total += before.score
         after_total += after.score
@@ -550,8 +560,7 @@ def waiver_request(
     now = timezone.now()
     if not justification.strip():
         raise WaiverError("justification", "say why the product should be exempt")
-    if expires_at <= now:
-        raise WaiverError("expires_at", "the expiry must be in the future")
+    _check_expiry(expires_at, now)
     keys = ScorecardCheck.objects.filter(key=check_key)
     if scorecard is not None:
         keys = keys.filter(scorecard=scorecard)
@@ -573,6 +582,13 @@ def waiver_request(
     return waiver
 
 
+def _check_expiry(expires_at: datetime, now: datetime) -> None:
+    if expires_at <= now:
+        raise WaiverError("expires_at", "the expiry must be in the future")
+    if expires_at > now + LONGEST_WAIVER:
+        raise WaiverError("expires_at", "a waiver lasts a year at most; ask again then")
+
+
 def waiver_decide(
     *, waiver: Waiver, approve: bool, actor: str, note: str = "", expires_at: datetime | None = None
 ) -> Waiver:
@@ -583,8 +599,7 @@ def waiver_decide(
         if locked.status != Waiver.Status.PENDING:
             raise WaiverError("status", f"the waiver is already {locked.status}")
         if approve and expires_at is not None:
-            if expires_at <= now:
-                raise WaiverError("expires_at", "the expiry must be in the future")
+            _check_expiry(expires_at, now)
             locked.expires_at = expires_at
         locked.status = Waiver.Status.APPROVED if approve else Waiver.Status.DENIED
         locked.decided_by, locked.decided_at, locked.decision_note = actor, now, note

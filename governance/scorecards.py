@@ -210,10 +210,11 @@ def definition_from_dict(data: Any, where: str = "") -> Definition:
         description=_text(data.get("description"), f"{at}description", errors),
         schedule=schedule,
         filters=filters_from(data.get("filters") or {}, f"{at}filters", errors),
-        enabled=bool(data.get("enabled", True)),
+        enabled=_flag(data.get("enabled", True), f"{at}enabled", errors),
         levels=tuple(levels),
         checks=tuple(checks),
     )
+    errors += [] if errors else _too_long(definition, at)
     if errors:
         raise DefinitionError(errors)
     return definition
@@ -236,6 +237,14 @@ def _text(value: Any, path: str, errors: list[tuple[str, str]], *, required: boo
         errors.append((path, "must be text"))
         return ""
     return str(value).strip()
+
+
+def _flag(value: Any, path: str, errors: list[tuple[str, str]]) -> bool:
+    # bool("false") is True: a quoted flag must not silently mean the opposite.
+    if not isinstance(value, bool):
+        errors.append((path, "true or false"))
+        return True
+    return value
 
 
 def _levels(raw: Any, path: str, errors: list[tuple[str, str]]) -> list[LevelDef]:
@@ -353,7 +362,10 @@ def _when(value: Any, path: str, errors: list[tuple[str, str]]) -> datetime | No
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    parsed = parse_datetime(str(value)) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed, but no such time (hour 25)
+        parsed = None
     if parsed is None and isinstance(value, str):
         try:
             day = date.fromisoformat(value)
@@ -364,6 +376,26 @@ def _when(value: Any, path: str, errors: list[tuple[str, str]]) -> datetime | No
         errors.append((path, "a date (2027-01-31) or a date and time"))
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# What the columns a definition is stored in can hold.
+_LONGEST = {"name": 200, "schedule": 100}
+_LONGEST_LEVEL = {"name": 100, "color": 20}
+_LONGEST_CHECK = {"check": 255, "name": 255, "category": 100, "rule": 1000}
+
+
+def _too_long(definition: Definition, at: str) -> list[tuple[str, str]]:
+    """What would not fit its column, by its path in the document (a definition that
+    reads cleanly has every level and check at the index it was given)."""
+    parts: list[tuple[str, object, dict[str, int]]] = [(at, definition, _LONGEST)]
+    parts += [(f"{at}levels/{i}/", lv, _LONGEST_LEVEL) for i, lv in enumerate(definition.levels)]
+    parts += [(f"{at}checks/{i}/", c, _LONGEST_CHECK) for i, c in enumerate(definition.checks)]
+    return [
+        (f"{at}{attr}", f"at most {longest} characters")
+        for at, part, limits in parts
+        for attr, longest in limits.items()
+        if len(getattr(part, attr)) > longest
+    ]
 
 
 # --- scoring a product ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -28,7 +28,7 @@ from catalog.filters import domain_with_children
 from catalog.models import DataProduct
 from governance import services
 from governance.models import Slo, SloKind, SloSegment, SloState
-from meshport.api import Pagination
+from meshport.api import GovernedWrites, Pagination
 
 # --- serializers --------------------------------------------------------------------------
 
@@ -168,14 +168,7 @@ def _slo_or_404(pk: int) -> Slo:
     return slo
 
 
-class _StewardWrites(APIView):
-    def get_permissions(self) -> list[Any]:
-        if self.request.method in permissions.SAFE_METHODS:
-            return [permissions.AllowAny()]
-        return [CanGovern()]
-
-
-class SloListView(ListAPIView, _StewardWrites):
+class SloListView(ListAPIView, GovernedWrites):
     """SLOs with their current state and figures. ``POST`` adds one (stewards)."""
 
     serializer_class = SloSerializer
@@ -195,7 +188,7 @@ class SloListView(ListAPIView, _StewardWrites):
         return Response(SloSerializer(slo).data, status=status.HTTP_201_CREATED)
 
 
-class SloView(_StewardWrites):
+class SloView(GovernedWrites):
     """One SLO. ``PATCH`` changes it; ``DELETE`` removes it with its history (stewards).
     A contract's SLO only takes ``enabled`` and ``objective``."""
 

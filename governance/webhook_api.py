@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api import product_by_id
-from catalog.auth import CanGovern, request_token
+from catalog.auth import CanGovern, actor_name
 from catalog.models import DataProduct, Domain
 from governance import webhook_selectors as selectors
 from governance.models import WebhookDelivery, WebhookSubscription
@@ -123,11 +123,6 @@ class DeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 # --- views --------------------------------------------------------------------------------
 
 
-def _actor(request: Request) -> str:
-    token = request_token(request)
-    return token.name if token else request.user.get_username()
-
-
 def _subscription_or_404(pk: int) -> WebhookSubscription:
     subscription = selectors.webhook_list().filter(pk=pk).first()
     if subscription is None:
@@ -152,7 +147,7 @@ class WebhookListView(ListAPIView):
     def post(self, request: Request) -> Response:
         data = WebhookInput(data=request.data)
         data.is_valid(raise_exception=True)
-        created = webhook_create(**data.validated_data, actor=_actor(request))
+        created = webhook_create(**data.validated_data, actor=actor_name(request))
         answer = WebhookCreatedSerializer(_subscription_or_404(created.pk)).data
         return Response(answer, status=status.HTTP_201_CREATED)
 

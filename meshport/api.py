@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import status
+from rest_framework import permissions, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from catalog.auth import CanGovern
 
 
 class Pagination(LimitOffsetPagination):
@@ -16,6 +19,15 @@ class Pagination(LimitOffsetPagination):
 
     default_limit = 100
     max_limit = 1000
+
+
+class GovernedWrites(APIView):
+    """A view whose reads are for everyone and whose writes are for stewards."""
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method in permissions.SAFE_METHODS:
+            return [permissions.AllowAny()]
+        return [CanGovern()]
 
 
 class PayloadTooLarge(APIException):

@@ -176,6 +176,10 @@ SPECTACULAR_SETTINGS = {
         "TeamMemberRoleEnum": "catalog.models.TeamMember.Role",
         "OwnershipSourceEnum": "catalog.models.Ownership.Source",
         "SloStateEnum": "governance.models.SloState",
+        "CheckStatusEnum": "governance.models.CheckStatus",
+        "ScorecardRunStatusEnum": "governance.models.ScorecardRun.Status",
+        "WaiverStatusEnum": "governance.models.Waiver.Status",
+        "ScorecardSourceEnum": "governance.models.Scorecard.Source",
     },
 }
 

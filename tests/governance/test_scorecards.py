@@ -349,6 +349,7 @@ def test_a_waiver_needs_a_reason_a_future_expiry_and_a_known_check() -> None:
         ("has_tags", " ", soon, "justification"),
         ("has_tags", "why", timezone.now(), "expires_at"),
         ("nope", "why", soon, "check"),
+        ("has_tags", "why", timezone.now() + timedelta(days=400), "expires_at"),
     ]
     for key, why, expires_at, field in cases:
         with pytest.raises(WaiverError) as caught:
