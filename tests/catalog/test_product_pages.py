@@ -360,9 +360,10 @@ def test_the_product_page_query_count_does_not_grow_with_ports_and_columns(
     # feeds (input ports, output ports, upstream, downstream), the products publishing the
     # input ports' contracts, revisions, ownerships, ownership history; then lineage's panel:
     # bindings, datasets with their last write (the bound dataset has no run); governance's
-    # panel: the SLOs, their segments of the last 7 days
-    # 21 for the page, 11 for the lineage preview walked cold.
-    with django_assert_num_queries(32):
+    # panel: the SLOs, their segments of the last 7 days; the scorecard panel: the product's
+    # results in the last runs, its waivers
+    # 23 for the page, 11 for the lineage preview walked cold.
+    with django_assert_num_queries(34):
         response = client.get(detail_url())
     text = response.content.decode()
     assert "bi:r2" in text and "raw:clicks" in text and "Open the dataset" in text
