@@ -119,7 +119,7 @@ def columns_described(facts: ProductFacts, params: Mapping[str, Any]) -> Result:
 def pii_classified(facts: ProductFacts, params: Mapping[str, Any]) -> Result:
     """Every column whose name looks personal is classified, and none is left unsaid."""
     looks = re.compile(str(params["pattern"]), re.IGNORECASE)
-    personal = [(path, p) for path, p in _columns(facts) if looks.search(p.name)]
+    personal = [(path, p) for path, p in _columns(facts) if _personal(p, looks)]
     if not personal:
         return not_applicable("no column looks personal")
     unclassified = [path for path, p in personal if not p.classification and p.pii is None]
@@ -133,6 +133,14 @@ def pii_classified(facts: ProductFacts, params: Mapping[str, Any]) -> Result:
             **evidence,
         )
     return passed(f"{len(personal)} personal-looking column(s) classified", **evidence)
+
+
+def _personal(prop: Property, looks: re.Pattern[str]) -> bool:
+    """A name that looks personal, on a column that can hold it: not a key pointing
+    elsewhere (``address_id``) nor a flag (``is_email_marketable``)."""
+    if prop.logical_type == "boolean" or re.search(r"_(id|key|count|type)$", prop.name, re.I):
+        return False
+    return bool(looks.search(prop.name))
 
 
 def _columns(facts: ProductFacts) -> Iterable[tuple[str, Property]]:

@@ -390,13 +390,23 @@ def test_pii_classified_passes_when_every_personal_column_is_classified_or_flagg
 
 
 def test_pii_classified_honours_a_custom_pattern() -> None:
-    contracts = columns(col("email"), col("secret_key"), col("Secret_Token", pii=True))
+    contracts = columns(col("email"), col("secret_code"), col("Secret_Token", pii=True))
     result = run("pii_classified", facts(spec_contracts=contracts), pattern=r"^secret")
     assert result.status == FAIL
     assert result.evidence == {
-        "personal": ["orders.secret_key", "orders.Secret_Token"],
-        "unclassified": ["orders.secret_key"],
+        "personal": ["orders.secret_code", "orders.Secret_Token"],
+        "unclassified": ["orders.secret_code"],
     }
+
+
+def test_pii_classified_skips_keys_and_flags_named_after_personal_data() -> None:
+    contracts = columns(
+        col("address_id", logical_type="integer"),
+        col("is_email_marketable", logical_type="boolean"),
+        col("phone_type"),
+    )
+    result = run("pii_classified", facts(spec_contracts=contracts))
+    assert result.status == NA
 
 
 def test_pii_classified_sees_personal_fields_inside_an_array_of_objects() -> None:

@@ -39,14 +39,15 @@ def test_readiness_has_products_at_every_level(demo: dict[str, Scorecard]) -> No
     levels = dict(last.results.values_list("product__external_id", "level"))
     assert set(levels.values()) == {"", "bronze", "silver", "gold"}
     assert levels["order-events"] == ""  # a draft nobody owns
-    assert levels["crm-customers"] == "bronze"  # an unclassified address column
+    assert levels["revenue-by-region"] == "bronze"  # half of its columns undescribed
+    assert levels["crm-customers"] == "silver"  # no run for a week: the waiver's subject
 
 
 def test_a_waiver_waits_for_a_steward(demo: dict[str, Scorecard]) -> None:
     waiver = Waiver.objects.get()
     assert (waiver.product.external_id, waiver.check_key, waiver.status) == (
         "crm-customers",
-        "pii_classified",
+        "lineage_recent",
         "pending",
     )
     assert waiver.events.get().action == "requested"
