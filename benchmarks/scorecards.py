@@ -20,14 +20,14 @@ the next ones. Measured, in one process, as the worker does it:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import resource
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
+
+from benchmarks.env import setup_django
 
 CHECKS = [
     "has_owner", "has_support_channel", "description_filled", "columns_described",
@@ -48,23 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _setup(args: argparse.Namespace) -> None:
-    os.environ.setdefault("MESHPORT_DEBUG", "1")
-    os.environ["MESHPORT_DATA_DIR"] = args.dir
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meshport.settings")
-    if args.fresh and Path(args.dir).exists() and "DATABASE_URL" not in os.environ:
-        import shutil
-
-        shutil.rmtree(args.dir)
-    Path(args.dir).mkdir(parents=True, exist_ok=True)
-    import django
-
-    django.setup()
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    _setup(args)
+    setup_django(args.dir, fresh=args.fresh)
     from django.core.management import call_command
     from django.db import connection
 

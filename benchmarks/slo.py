@@ -22,14 +22,14 @@ the database of ``DATABASE_URL``):
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
+
+from benchmarks.env import setup_django
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,23 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _setup(args: argparse.Namespace) -> None:
-    os.environ.setdefault("MESHPORT_DEBUG", "1")
-    os.environ["MESHPORT_DATA_DIR"] = args.dir
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meshport.settings")
-    if args.fresh and Path(args.dir).exists():
-        import shutil
-
-        shutil.rmtree(args.dir)
-    Path(args.dir).mkdir(parents=True, exist_ok=True)
-    import django
-
-    django.setup()
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    _setup(args)
+    setup_django(args.dir, fresh=args.fresh)
     from django.core.management import call_command
     from django.utils import timezone
 

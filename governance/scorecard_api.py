@@ -21,6 +21,7 @@ it again).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -777,6 +778,23 @@ _DECISION_RESPONSES = {
 }
 
 
+def _decision(
+    request: Request,
+    pk: int,
+    form: type[serializers.Serializer],
+    act: Callable[[Waiver, str, dict[str, Any]], Waiver],
+) -> Response:
+    """Read the decision's input, act on the waiver as the requester, answer with it."""
+    waiver = _waiver_or_404(pk)
+    data = form(data=request.data)
+    data.is_valid(raise_exception=True)
+    try:
+        act(waiver, actor_name(request), data.validated_data)
+    except WaiverError as exc:
+        raise _waiver_refused(exc) from None
+    return Response(WaiverDetailOutput(_waiver_or_404(pk)).data)
+
+
 class WaiverApproveView(APIView):
     """Approve a pending waiver, optionally until another date (stewards)."""
 
@@ -784,20 +802,18 @@ class WaiverApproveView(APIView):
 
     @extend_schema(request=WaiverApprovalInput, responses=_DECISION_RESPONSES)
     def post(self, request: Request, pk: int) -> Response:
-        waiver = _waiver_or_404(pk)
-        data = WaiverApprovalInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            waiver_decide(
+        return _decision(
+            request,
+            pk,
+            WaiverApprovalInput,
+            lambda waiver, actor, data: waiver_decide(
                 waiver=waiver,
                 approve=True,
-                actor=actor_name(request),
-                note=data.validated_data["note"],
-                expires_at=data.validated_data.get("expiresAt"),
-            )
-        except WaiverError as exc:
-            raise _waiver_refused(exc) from None
-        return Response(WaiverDetailOutput(_waiver_or_404(pk)).data)
+                actor=actor,
+                note=data["note"],
+                expires_at=data.get("expiresAt"),
+            ),
+        )
 
 
 class WaiverDenyView(APIView):
@@ -807,15 +823,14 @@ class WaiverDenyView(APIView):
 
     @extend_schema(request=WaiverDecisionInput, responses=_DECISION_RESPONSES)
     def post(self, request: Request, pk: int) -> Response:
-        waiver = _waiver_or_404(pk)
-        data = WaiverDecisionInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        note = data.validated_data["note"]
-        try:
-            waiver_decide(waiver=waiver, approve=False, actor=actor_name(request), note=note)
-        except WaiverError as exc:
-            raise _waiver_refused(exc) from None
-        return Response(WaiverDetailOutput(_waiver_or_404(pk)).data)
+        return _decision(
+            request,
+            pk,
+            WaiverDecisionInput,
+            lambda waiver, actor, data: waiver_decide(
+                waiver=waiver, approve=False, actor=actor, note=data["note"]
+            ),
+        )
 
 
 class WaiverRevokeView(APIView):
@@ -825,13 +840,11 @@ class WaiverRevokeView(APIView):
 
     @extend_schema(request=WaiverDecisionInput, responses=_DECISION_RESPONSES)
     def post(self, request: Request, pk: int) -> Response:
-        waiver = _waiver_or_404(pk)
-        data = WaiverDecisionInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            waiver_revoke(
-                waiver=waiver, actor=actor_name(request), note=data.validated_data["note"]
-            )
-        except WaiverError as exc:
-            raise _waiver_refused(exc) from None
-        return Response(WaiverDetailOutput(_waiver_or_404(pk)).data)
+        return _decision(
+            request,
+            pk,
+            WaiverDecisionInput,
+            lambda waiver, actor, data: waiver_revoke(
+                waiver=waiver, actor=actor, note=data["note"]
+            ),
+        )
