@@ -746,15 +746,7 @@ def check_titles(keys: Iterable[str]) -> dict[str, list[tuple[int, str, str]]]:
     found: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
     rows = ScorecardCheck.objects.filter(key__in=set(keys)).select_related("scorecard")
     for row in rows.order_by("scorecard__name", "pk"):
-        definition = CheckDef(
-            key=row.key,
-            check=row.check_name,
-            name=row.name,
-            category=row.category,
-            params=row.params or {},
-            rule=row.rule,
-            remediation=row.remediation,
-        )
+        definition = CheckDef.from_row(row)
         found[row.key].append((row.scorecard_id, row.scorecard.name, check_info(definition).title))
     return found
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,6 +44,7 @@ from governance.scorecards import (
     definition_from_dict,
     matches_filters,
     score_product,
+    tags_match,
 )
 from governance.webhooks import webhook_notify
 from lineage.writes import insert_rows
@@ -107,15 +108,19 @@ def _save_levels(scorecard: Scorecard, definition: Definition) -> dict[str, Scor
     return saved
 
 
-def definitions_read(path: Path) -> list[tuple[Path, Definition]]:
-    """The scorecards in a YAML file, or in every ``*.yaml``/``*.yml`` of a folder; a
-    file holds one scorecard or a list under ``scorecards``. Raises
-    :class:`DefinitionError` naming the file and path of every problem."""
-    files = (
-        sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
-        if path.is_dir()
-        else [path]
-    )
+def definitions_read(paths: Iterable[Path]) -> list[tuple[Path, Definition]]:
+    """The scorecards in YAML files, or in every ``*.yaml``/``*.yml`` of folders; a file
+    holds one scorecard or a list under ``scorecards``. Raises :class:`DefinitionError`
+    naming the file and path of every problem."""
+    files = [
+        file
+        for path in paths
+        for file in (
+            sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+            if path.is_dir()
+            else [path]
+        )
+    ]
     found: list[tuple[Path, Definition]] = []
     errors: list[tuple[str, str]] = []
     for file in files:
@@ -141,9 +146,9 @@ def definitions_read(path: Path) -> list[tuple[Path, Definition]]:
     return found
 
 
-def scorecards_load(*, path: Path) -> list[Scorecard]:
-    """Load every scorecard under ``path`` (all or nothing)."""
-    read = definitions_read(path)
+def scorecards_load(*, paths: Iterable[Path]) -> list[Scorecard]:
+    """Load every scorecard under ``paths`` (all or nothing)."""
+    read = definitions_read(paths)
     with transaction.atomic():
         return [
             scorecard_save(definition=d, source=Scorecard.Source.FILE, source_path=str(f))
@@ -168,12 +173,6 @@ def scorecard_products(definition: Definition) -> QuerySet[DataProduct]:
     else:
         products = products.exclude(status="retired")
     return products.order_by("pk")
-
-
-def _in_scope(definition: Definition, facts: ProductFacts) -> bool:
-    """The tag filter (domains and statuses were applied in SQL)."""
-    wanted = {t.casefold() for t in definition.filters.get("tags", [])}
-    return not wanted or bool(wanted & {t.casefold() for t in facts.spec.tags})
 
 
 def _horizon(*definitions: Definition) -> timedelta:
@@ -215,7 +214,7 @@ def _scored(definitions: Sequence[Definition], at: datetime) -> Iterator[Scored]
         facts = [
             f
             for f in facts_for_products(batch, now=at, horizon=horizon)
-            if _in_scope(definitions[0], f)
+            if tags_match(definitions[0], f.spec.tags)  # domains and statuses: in SQL
         ]
         pks = [f.pk for f in facts if f.pk is not None]
         waivers = {d.slug: _waivers(d.slug, pks, at) for d in definitions}
@@ -232,6 +231,22 @@ def _scored(definitions: Sequence[Definition], at: datetime) -> Iterator[Scored]
 
 
 # --- runs -----------------------------------------------------------------------------------
+
+
+def scorecard_run_here(
+    *, scorecard: Scorecard, requested_by: str, now: datetime | None = None
+) -> ScorecardRun:
+    """A manual run executed in this process (commands, the demo, benchmarks), rather
+    than queued for the worker; ``now``: the instant it scores (the demo's history)."""
+    run = ScorecardRun.objects.create(
+        scorecard=scorecard,
+        trigger=ScorecardRun.Trigger.MANUAL,
+        requested_by=requested_by,
+        created_at=now or timezone.now(),
+    )
+    done = scorecard_run_execute(run_pk=run.pk, now=now)
+    assert done is not None  # a new run is pending: nobody else can have claimed it
+    return done
 
 
 def scorecard_run_request(*, scorecard: Scorecard, requested_by: str) -> ScorecardRun:

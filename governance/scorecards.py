@@ -39,7 +39,7 @@ from huey import crontab
 
 from governance.checks import RULE, CheckType, UnknownCheck, check_type
 from governance.facts import ProductFacts
-from governance.models import CheckStatus, Scorecard
+from governance.models import CheckStatus, Scorecard, ScorecardCheck
 from governance.rules import RuleError
 
 PASSING = (CheckStatus.PASS, CheckStatus.WAIVED)
@@ -89,6 +89,22 @@ class CheckDef:
     @property
     def group(self) -> str:
         return self.category or self.type.category
+
+    @classmethod
+    def from_row(cls, row: ScorecardCheck, level: str = "") -> CheckDef:
+        """The check as its admin row holds it; ``level``: the slug of its level."""
+        return cls(
+            key=row.key,
+            check=row.check_name,
+            name=row.name,
+            category=row.category,
+            weight=row.weight,
+            level=level,
+            params=row.params or {},
+            rule=row.rule,
+            remediation=row.remediation,
+            enabled_from=row.enabled_from,
+        )
 
     def counts_at(self, at: datetime) -> bool:
         return self.enabled_from is None or self.enabled_from <= at
@@ -141,19 +157,7 @@ class Definition:
             enabled=scorecard.enabled,
             levels=tuple(LevelDef(lv.slug, lv.name, i, lv.color) for i, lv in enumerate(levels)),
             checks=tuple(
-                CheckDef(
-                    key=c.key,
-                    check=c.check_name,
-                    name=c.name,
-                    category=c.category,
-                    weight=c.weight,
-                    level=slugs.get(c.level_id or 0, ""),
-                    params=c.params or {},
-                    rule=c.rule,
-                    remediation=c.remediation,
-                    enabled_from=c.enabled_from,
-                )
-                for c in scorecard.checks.all()
+                CheckDef.from_row(c, slugs.get(c.level_id or 0, "")) for c in scorecard.checks.all()
             ),
         )
 
@@ -498,10 +502,14 @@ def matches_filters(
     filters = definition.filters
     if "domains" in filters and not set(filters["domains"]) & set(domains):
         return False
-    if "tags" in filters and not {t.casefold() for t in filters["tags"]} & {
-        t.casefold() for t in tags
-    }:
+    if not tags_match(definition, tags):
         return False
     if "statuses" in filters:
         return status in filters["statuses"]
     return status != "retired"
+
+
+def tags_match(definition: Definition, tags: Iterable[str]) -> bool:
+    """The tag filter: any of its tags, ignoring case (none: every product)."""
+    wanted = {t.casefold() for t in definition.filters.get("tags", [])}
+    return not wanted or bool(wanted & {t.casefold() for t in tags})

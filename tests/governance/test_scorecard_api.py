@@ -197,7 +197,7 @@ def test_put_replaces_the_definition_when_the_slug_matches_or_is_absent(
 def test_put_takes_over_a_scorecard_loaded_from_a_file_as_the_portal_does(
     governor: APIClient,
 ) -> None:
-    ((path, definition),) = definitions_read(DEMO_READINESS)
+    ((path, definition),) = definitions_read([DEMO_READINESS])
     scorecard_save(definition=definition, source=Scorecard.Source.FILE, source_path=str(path))
     replaced = governor.put("/api/v1/scorecards/readiness", READINESS, format="json")
     assert (replaced.status_code, replaced.json()["source"]) == (200, "api")
@@ -275,7 +275,7 @@ def test_evaluate_scores_a_descriptor_and_writes_nothing(ci: APIClient) -> None:
 def test_evaluate_gives_what_a_run_gives_once_the_descriptor_is_registered(
     ci: APIClient,
 ) -> None:
-    ((_, definition),) = definitions_read(DEMO_READINESS)
+    ((_, definition),) = definitions_read([DEMO_READINESS])
     scorecard_save(definition=definition)
     register("upstream", tags=("orders", "sales"))
     descriptor = {"tags": ("orders",), "inputs": inputs_from("upstream")}

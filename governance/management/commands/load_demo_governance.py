@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from catalog.models import DataProduct
-from governance.models import Scorecard, ScorecardRun, Waiver
-from governance.scorecard_services import scorecard_run_execute, scorecards_load, waiver_request
+from governance.models import Scorecard, Waiver
+from governance.scorecard_services import scorecard_run_here, scorecards_load, waiver_request
 
 DEMO_SCORECARDS = Path(__file__).resolve().parents[2] / "demo_scorecards"
 HISTORY_DAYS = 7
@@ -33,23 +33,15 @@ class Command(BaseCommand):
             self.stdout.write("demo scorecards already loaded (use --force to run them again)")
             return
         now = timezone.now()
-        for scorecard in scorecards_load(path=DEMO_SCORECARDS):
+        for scorecard in scorecards_load(paths=[DEMO_SCORECARDS]):
             for days in range(HISTORY_DAYS, -1, -1):
-                self._run(scorecard, now - timedelta(days=days))
+                at = now - timedelta(days=days)
+                scorecard_run_here(scorecard=scorecard, requested_by="demo", now=at)
             summary = scorecard.runs.order_by("-created_at").first()
             levels = summary.summary.get("levels", {}) if summary else {}
             text = ", ".join(f"{n} {lv or 'no level'}" for lv, n in sorted(levels.items()))
             self.stdout.write(f"{scorecard.name}: {text}")
         self._pending_waiver(now)
-
-    def _run(self, scorecard: Scorecard, at: Any) -> None:
-        run = ScorecardRun.objects.create(
-            scorecard=scorecard,
-            trigger=ScorecardRun.Trigger.MANUAL,
-            requested_by="demo",
-            created_at=at,
-        )
-        scorecard_run_execute(run_pk=run.pk, now=at)
 
     def _pending_waiver(self, now: Any) -> None:
         product = DataProduct.objects.filter(external_id=WAIVED[0]).first()

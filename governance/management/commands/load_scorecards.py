@@ -13,14 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
 from governance.models import Scorecard, ScorecardRun
-from governance.scorecard_services import (
-    definitions_read,
-    scorecard_run_execute,
-    scorecard_save,
-)
+from governance.scorecard_services import definitions_read, scorecard_run_here, scorecards_load
 from governance.scorecards import DefinitionError
 
 
@@ -33,43 +28,27 @@ class Command(BaseCommand):
         parser.add_argument("--run", action="store_true", help="run each scorecard loaded")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        found = []
-        problems: list[str] = []
-        for path in options["paths"]:
-            if not path.exists():
-                problems.append(f"{path}: no such file or folder")
-                continue
-            try:
-                found += definitions_read(path)
-            except DefinitionError as exc:
-                problems += [f"{where}: {message}" for where, message in exc.errors]
-        if problems:
-            for line in problems:
-                self.stderr.write(line)
-            raise CommandError(f"{len(problems)} problem(s); nothing loaded")
-        if options["dry_run"]:
-            for file, definition in found:
-                self.stdout.write(
-                    f"ok  {definition.slug} ({len(definition.checks)} checks) from {file}"
-                )
-            return
-        with transaction.atomic():
-            saved = [
-                scorecard_save(definition=d, source=Scorecard.Source.FILE, source_path=str(f))
-                for f, d in found
-            ]
+        paths = options["paths"]
+        try:
+            if options["dry_run"]:
+                for file, definition in definitions_read(paths):
+                    checks = len(definition.checks)
+                    self.stdout.write(f"ok  {definition.slug} ({checks} checks) from {file}")
+                return
+            saved = scorecards_load(paths=paths)
+        except DefinitionError as exc:
+            for where, message in exc.errors:
+                self.stderr.write(f"{where}: {message}")
+            raise CommandError(f"{len(exc.errors)} problem(s); nothing loaded") from None
         for scorecard in saved:
             self.stdout.write(f"loaded {scorecard.slug}: {scorecard.name}")
             if options["run"]:
                 self._run(scorecard)
 
     def _run(self, scorecard: Scorecard) -> None:
-        run = ScorecardRun.objects.create(
-            scorecard=scorecard, trigger=ScorecardRun.Trigger.MANUAL, requested_by="load_scorecards"
-        )
-        done = scorecard_run_execute(run_pk=run.pk)
-        if done is None or done.status != ScorecardRun.Status.DONE:
-            raise CommandError(f"the run of {scorecard.slug} failed: {done.error if done else ''}")
+        done = scorecard_run_here(scorecard=scorecard, requested_by="load_scorecards")
+        if done.status != ScorecardRun.Status.DONE:
+            raise CommandError(f"the run of {scorecard.slug} failed: {done.error}")
         levels = ", ".join(
             f"{n} {lv or 'no level'}" for lv, n in sorted(done.summary["levels"].items())
         )
