@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
@@ -361,13 +362,27 @@ class WhooshBackend(SearchBackend):
     def _storage_stats(self) -> dict[str, Any]:
         name = self._current_name() or ""
         directory = self.path / name
-        files = list(directory.iterdir()) if name else []
-        last = max((f.stat().st_mtime for f in files if f.suffix == ".toc"), default=None)
+        files = _file_stats(directory) if name else {}
+        last = max((st.st_mtime for f, st in files.items() if f.suffix == ".toc"), default=None)
         return {
             "path": str(directory),
-            "size_bytes": sum(f.stat().st_size for f in files if f.is_file()),
+            "size_bytes": sum(st.st_size for st in files.values()),
             "last_commit": datetime.fromtimestamp(last).astimezone().isoformat() if last else None,
         }
+
+
+def _file_stats(directory: Path) -> dict[Path, os.stat_result]:
+    """The files of an index directory with their stat; a writer committing meanwhile
+    deletes the segments and table of contents it replaced, which are left out."""
+    found = {}
+    for file in directory.iterdir():
+        try:
+            stat = file.stat()
+        except FileNotFoundError:
+            continue
+        if S_ISREG(stat.st_mode):
+            found[file] = stat
+    return found
 
 
 class MemoryBackend(WhooshBackend):
