@@ -23,7 +23,7 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py ensure_demo_admin
+	$(PY) manage.py ensure_demo_users
 	$(PY) manage.py load_demo
 	$(PY) manage.py slo_sweep --new-only
 	$(PY) manage.py load_demo_governance

@@ -258,6 +258,7 @@ class ProductView(APIView):
                 actor=actor,
                 source="api",
                 token=token,
+                user=None if token else request.user,
                 expected_id=product_id,
                 accept_breaking=_flag(request, "accept_breaking"),
                 dry_run=_flag(request, "dry_run"),
@@ -281,7 +282,8 @@ class ProductView(APIView):
     def delete(self, request: Request, product_id: str) -> Response:
         product = _product_or_404(product_id)
         try:
-            data_product_retire(product=product, token=request_token(request))
+            token = request_token(request)
+            data_product_retire(product=product, token=token, user=None if token else request.user)
         except DomainForbidden as exc:
             return Response({"error": str(exc)}, status=status.HTTP_403_FORBIDDEN)
         return Response(ProductListSerializer(product).data)

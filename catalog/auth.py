@@ -12,6 +12,7 @@ from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from catalog.models import ApiToken
+from catalog.roles import is_admin, is_steward
 
 # Recording every use would turn each read into a write; a minute's precision is enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -51,7 +52,8 @@ def request_token(request: Request) -> ApiToken | None:
 
 
 class HasScope(permissions.BasePermission):
-    """Allows a token carrying ``scope``, or a logged-in staff user.
+    """Allows a token carrying ``scope``, or a logged-in user whom ``user_allowed`` lets
+    through (see :mod:`catalog.roles`).
 
     ``anonymous_setting`` names a boolean in ``MESHPORT_LINEAGE`` that, when on, lets
     requests without credentials through (local demos only).
@@ -68,29 +70,51 @@ class HasScope(permissions.BasePermission):
                 return False
             return True
         if request.user and request.user.is_authenticated:
-            return bool(request.user.is_staff)
+            if not self.user_allowed(request.user):
+                self.message = self.user_message
+                return False
+            return True
         return bool(
             self.anonymous_setting and settings.MESHPORT_LINEAGE.get(self.anonymous_setting)
         )
 
 
+    user_message = "You may not do this."
+
+    def user_allowed(self, user: Any) -> bool:
+        return False
+
+
 class CanWriteLineage(HasScope):
+    """Pipelines' tokens with ``lineage:write``, and administrators."""
+
     scope = "lineage:write"
     anonymous_setting = "ALLOW_ANONYMOUS_WRITE"
+    user_message = "Only administrators post lineage as users; pipelines use a token."
+
+    def user_allowed(self, user: Any) -> bool:
+        return is_admin(user)
 
 
 class CanWriteProducts(HasScope):
-    """Tokens with ``products:write`` (their domains are checked when registering), and
-    staff users."""
+    """Tokens with ``products:write``, and users; both are held to their domains when
+    registering (:mod:`catalog.roles`)."""
 
     scope = "products:write"
 
+    def user_allowed(self, user: Any) -> bool:
+        return bool(user.is_active)
+
 
 class CanGovern(HasScope):
-    """Stewards' writes (ownership, SLOs, webhooks): tokens with ``governance:write``, and
-    staff users."""
+    """Stewards' writes (ownership, SLOs, scorecards, waivers, webhooks): tokens with
+    ``governance:write``, and stewards."""
 
     scope = "governance:write"
+    user_message = "Only stewards may do this: members of the “Stewards” group."
+
+    def user_allowed(self, user: Any) -> bool:
+        return is_steward(user)
 
 
 def actor_name(request: Request) -> str:

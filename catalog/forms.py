@@ -1,4 +1,4 @@
-"""Portal forms: uploading a data product's descriptor files."""
+"""Portal forms: uploading a data product's descriptor files, and issuing API tokens."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+
+from catalog.models import ApiToken, Domain
 
 # The same bound as the API's (MESHPORT_MAX_DESCRIPTOR_BYTES).
 MAX_UPLOAD_BYTES: int = settings.MESHPORT_CATALOG["MAX_DESCRIPTOR_BYTES"]
@@ -110,3 +112,38 @@ class ProductUploadForm(forms.Form):
         # The loader reads ``.json`` as JSON (with JSON's error positions), else YAML.
         suffix = ".json" if text.lstrip().startswith(("{", "[")) else ".yaml"
         return {PASTED_NAME + suffix: text}
+
+
+class TokenForm(forms.Form):
+    """A new API token: who uses it, what it may do, where it may publish, until when."""
+
+    name = forms.CharField(
+        max_length=100, help_text="Who uses it, e.g. “airflow-prod” or “dbt-finance”."
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=ApiToken.SCOPES, widget=forms.CheckboxSelectMultiple, initial=["lineage:write"]
+    )
+    domains = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Domains it may publish data products into; none ticked: every domain.",
+    )
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires",
+        coerce=int,
+        initial=90,
+        choices=[(30, "in 30 days"), (90, "in 90 days"), (365, "in a year"), (0, "never")],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        top = Domain.objects.filter(parent=None).order_by("slug")
+        domains = self.fields["domains"]
+        assert isinstance(domains, forms.MultipleChoiceField)
+        domains.choices = [(d.slug, d.name) for d in top]
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data["name"]).strip()
+        if not name:
+            raise forms.ValidationError("Give the token a name that says who uses it.")
+        return name

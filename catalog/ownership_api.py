@@ -1,6 +1,6 @@
 """Ownership API: ``/api/v1/ownerships`` (list, add, remove, history), ``/api/v1/teams`` and
 ``/api/v1/people``. Reads are open like the rest of the catalog; writes need
-:class:`~catalog.auth.CanGovern` (token scope ``governance:write`` or a staff user)."""
+:class:`~catalog.auth.CanGovern` (token scope ``governance:write`` or a steward)."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from catalog.models import (
     TeamMember,
     ownership_target_kind,
 )
+from catalog.roles import is_steward, persons_of, teams_of
 
 Target = Domain | DataProduct | Dataset
 T = TypeVar("T", bound=Model)
@@ -98,11 +99,6 @@ class OwnersBlock:
         return any(row.is_owner for row in self.ownerships)
 
 
-def can_govern(user: Any) -> bool:
-    """Stewards edit ownership in the portal: staff users, as ``CanGovern`` lets them."""
-    return bool(getattr(user, "is_authenticated", False) and user.is_staff)
-
-
 def owners_block(
     *, target: Target, user: Any, ownerships: list[Ownership], history: list[OwnershipChange]
 ) -> OwnersBlock:
@@ -111,28 +107,11 @@ def owners_block(
         target_id=target.pk,
         ownerships=ownerships,
         history=history,
-        can_edit=can_govern(user),
+        can_edit=is_steward(user),
     )
 
 
 # --- users ------------------------------------------------------------------------------------
-
-
-def persons_of(user: Any) -> QuerySet[Person]:
-    """The people a portal user is: tied to it, or with its username or email
-    (case-insensitive; a person first named by email has it as username)."""
-    if not getattr(user, "is_authenticated", False):
-        return Person.objects.none()
-    match = Q(user=user) | Q(username__iexact=user.get_username())
-    if user.email:
-        match |= Q(email__iexact=user.email) | Q(username__iexact=user.email)
-    return Person.objects.filter(match)
-
-
-def teams_of(user: Any) -> QuerySet[Team]:
-    """The teams counting one of the user's people among their members."""
-    members = TeamMember.objects.filter(person__in=persons_of(user).values("pk"))
-    return Team.objects.filter(pk__in=members.values("team_id"))
 
 
 @dataclass

@@ -19,8 +19,9 @@ from catalog.ownership import (
     person_party,
     team_party,
 )
-from catalog.ownership_selectors import can_govern, ownership_target_get
+from catalog.ownership_selectors import ownership_target_get
 from catalog.views import PAGE_SIZE
+from meshport.access import steward_required
 
 # --- steward edits ----------------------------------------------------------------------------
 
@@ -44,11 +45,6 @@ class OwnershipForm(forms.Form):
         return data
 
 
-def _forbidden(request: HttpRequest) -> HttpResponse:
-    message = "Editing ownership needs staff status. Ask a Meshport administrator for it."
-    return render(request, "catalog/forbidden.html", {"message": message}, status=403)
-
-
 def _invalid(request: HttpRequest, form: forms.Form) -> HttpResponse:
     """A 400 naming each bad field; back to the target's page when it was found."""
     errors = [f"{name}: {' '.join(map(str, errs))}" for name, errs in form.errors.items()]
@@ -61,9 +57,8 @@ def _invalid(request: HttpRequest, form: forms.Form) -> HttpResponse:
 
 
 @require_POST
+@steward_required("edit ownership")
 def ownership_add_view(request: HttpRequest) -> HttpResponse:
-    if not can_govern(request.user):
-        return _forbidden(request)
     form = OwnershipForm(request.POST)
     if not form.is_valid():
         return _invalid(request, form)
@@ -81,9 +76,8 @@ def ownership_add_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@steward_required("edit ownership")
 def ownership_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
-    if not can_govern(request.user):
-        return _forbidden(request)
     row = owners.ownerships(Ownership.objects.filter(pk=pk)).first()
     if row is None:
         raise Http404("No such ownership.")

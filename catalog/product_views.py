@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -19,6 +18,7 @@ from catalog.forms import MAX_UPLOAD_BYTES, ProductUploadForm
 from catalog.models import DataProduct, ProductRevision
 from catalog.ownership_selectors import owners_block
 from catalog.panels import product_slot
+from catalog.roles import grant_of, may_edit_product
 from catalog.services import (
     BreakingChangeRefused,
     DomainForbidden,
@@ -26,6 +26,7 @@ from catalog.services import (
     data_product_register,
 )
 from catalog.views import MAX_PARAM_LENGTH, PAGE_SIZE, panel_context
+from meshport.access import deny
 
 FILTER_PARAMS = ("domain", "status", "tag", "owner", "q")
 
@@ -97,7 +98,7 @@ def product_detail(request: HttpRequest, external_id: str) -> HttpResponse:
                 ownerships=page.ownerships,
                 history=page.history,
             ),
-            "can_publish": can_publish(request.user),
+            "can_publish": may_edit_product(request.user, product),
             **panel_context(request, product_slot.panels(product)),
         },
     )
@@ -186,11 +187,9 @@ def domain_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def can_publish(user: Any) -> bool:
-    return bool(user.is_staff or user.has_perm("catalog.add_dataproduct"))
-
-
-def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "catalog/forbidden.html", {"message": message}, status=403)
+    """The user may publish into some domain (which one is checked on registering)."""
+    grant = grant_of(user)
+    return grant.everything or bool(grant.domains or grant.products)
 
 
 def _upload_page(
@@ -203,13 +202,12 @@ def _upload_page(
 
 
 def product_upload(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
     if not can_publish(request.user):
-        return _forbidden(
+        return deny(
             request,
-            "Publishing data products needs staff status or the “add data product” "
-            "permission. Ask a Meshport administrator for it.",
+            "You may publish the data products of your domains: the domains you own, and "
+            "those of the teams you are in. You are in none yet; ask your domain's owner or "
+            "a Meshport administrator to add you to its team.",
         )
     if request.method != "POST":
         return _upload_page(request, ProductUploadForm())
@@ -225,6 +223,7 @@ def _register(request: HttpRequest, form: ProductUploadForm) -> HttpResponse:
         result = data_product_register(
             files=form.cleaned_data["files"],
             actor=request.user.get_username(),
+            user=request.user,
             source="portal",
             accept_breaking=form.cleaned_data["accept_breaking"],
             dry_run=preview,
@@ -234,7 +233,7 @@ def _register(request: HttpRequest, form: ProductUploadForm) -> HttpResponse:
     except BreakingChangeRefused as refused:
         return _upload_page(request, form, status=409, refused=str(refused), report=refused.report)
     except DomainForbidden as error:
-        return _forbidden(request, str(error))
+        return deny(request, str(error))
     if preview:
         return _upload_page(request, form, preview=result, report=result.report)
     messages.success(request, _registered_message(result))

@@ -31,7 +31,7 @@ from catalog.models import (
     PortBinding,
     ProductRevision,
 )
-from catalog.ownership_selectors import persons_of, teams_of
+from catalog.roles import persons_of, teams_of
 
 
 def catalog_counts() -> dict[str, int]:

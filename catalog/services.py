@@ -38,6 +38,7 @@ from catalog.models import (
     TeamMember,
 )
 from catalog.ownership import entries_from_team, member_party, ownership_sync, persons_ensure
+from catalog.roles import grant_of
 from catalog.search.documents import expand
 from catalog.search.outbox import search_outbox_add
 from catalog.selectors import consumers_with_products
@@ -91,6 +92,7 @@ def data_product_register(
     actor: str,
     source: str,
     token: ApiToken | None = None,
+    user: Any = None,
     expected_id: str | None = None,
     accept_breaking: bool = False,
     dry_run: bool = False,
@@ -112,7 +114,7 @@ def data_product_register(
         .select_related("active_revision", "domain__parent")
         .first()
     )
-    _check_domains(token, spec, existing)
+    _check_domains(token, user, spec, existing)
     normalized = to_dict(spec)
     digest = content_hash(normalized)
     warnings = [asdict(w) for w in spec.warnings]
@@ -180,18 +182,36 @@ def _check_contract_ids(spec: Product) -> None:
         raise DescriptorError(problems)
 
 
-def _check_domains(token: ApiToken | None, spec: Product, existing: DataProduct | None) -> None:
-    if token is None:
-        return
-    wanted = {_domain_slugs(spec)[0]}
-    if existing is not None and existing.domain is not None:
-        # Moving a product out of a domain needs the right to that domain too.
-        wanted.add(existing.domain.top_slug)
-    for slug in sorted(wanted):
-        if not token.allows_domain(slug):
+def _check_domains(
+    token: ApiToken | None, user: Any, spec: Product, existing: DataProduct | None
+) -> None:
+    """A token publishes into the domains it is bound to; a user (``user``, when no token
+    is used) into their own domains (:mod:`catalog.roles`). Moving a product out of a
+    domain needs the right to that domain too."""
+    wanted = _domain_slugs(spec)
+    if token is not None:
+        slugs = {wanted[0]}
+        if existing is not None and existing.domain is not None:
+            slugs.add(existing.domain.top_slug)
+        for slug in sorted(slugs):
+            if not token.allows_domain(slug):
+                raise DomainForbidden(
+                    f"token {token.name!r} may publish into {', '.join(token.domains)}, "
+                    f"not into domain {slug!r}"
+                )
+    elif user is not None:
+        grant = grant_of(user)
+        if existing is not None and not grant.allows_product(existing):
             raise DomainForbidden(
-                f"token {token.name!r} may publish into {', '.join(token.domains)}, "
-                f"not into domain {slug!r}"
+                f"{user.get_username()} may not edit {existing.external_id!r}: it belongs to "
+                f"domain {existing.domain.slug if existing.domain else '?'!r}, and you may "
+                f"publish into {grant.describe()}"
+            )
+        moved = existing is None or existing.domain is None or existing.domain.slug not in wanted
+        if moved and not grant.allows_domain(None, wanted):
+            raise DomainForbidden(
+                f"{user.get_username()} may publish into {grant.describe()}, "
+                f"not into domain {wanted[0]!r}"
             )
 
 
@@ -492,10 +512,14 @@ def _property_rows(
 # --- retiring -----------------------------------------------------------------------------
 
 
-def data_product_retire(*, product: DataProduct, token: ApiToken | None = None) -> DataProduct:
+def data_product_retire(
+    *, product: DataProduct, token: ApiToken | None = None, user: Any = None
+) -> DataProduct:
     """Retire a product: it stays in the catalog, with its history, as ``retired``."""
     if token is not None and product.domain and not token.allows_domain(product.domain.top_slug):
         raise DomainForbidden(f"token {token.name!r} may not retire products of this domain")
+    if token is None and user is not None and not grant_of(user).allows_product(product):
+        raise DomainForbidden(f"{user.get_username()} may not retire products of this domain")
     product.status = ProductStatus.RETIRED
     product.updated_at = timezone.now()
     with transaction.atomic():

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import ownership_views, product_views, search_views, views
+from catalog import ownership_views, product_views, search_views, token_views, views
 
 app_name = "catalog"
 
@@ -28,6 +28,8 @@ urlpatterns = [
     path("products/<path:external_id>/", product_views.product_detail, name="product-detail"),
     path("domains/", product_views.domains, name="domains"),
     path("domains/<slug:slug>/", product_views.domain_detail, name="domain-detail"),
+    path("tokens/", token_views.tokens, name="tokens"),
+    path("tokens/<int:pk>/revoke/", token_views.token_revoke, name="token-revoke"),
     path("teams/", ownership_views.teams, name="teams"),
     path("teams/<int:pk>/", ownership_views.team_detail, name="team-detail"),
     path("ownerships/add/", ownership_views.ownership_add_view, name="ownership-add"),

@@ -41,7 +41,7 @@ from catalog.api import DescriptorParser, descriptor_files, product_by_id
 from catalog.auth import CanGovern, actor_name, request_token
 from catalog.descriptors import DescriptorError
 from catalog.models import DataProduct
-from catalog.ownership_selectors import owned_by
+from catalog.roles import may_edit_product
 from catalog.services import issues_as_dicts
 from governance.checks import UnknownCheck
 from governance.models import (
@@ -85,9 +85,9 @@ class IsProductTeam(permissions.BasePermission):
 
 
 def _owns(request: Request, product: DataProduct) -> bool:
-    """The user (or the user who made the token) holds a role on the product, directly or
-    through a team."""
-    return any(item.target.pk == product.pk for item in owned_by(request.user).products)
+    """The user (or the user who made the token) may edit the product (its owners, and
+    the owners and teams of its domain)."""
+    return may_edit_product(request.user, product)
 
 
 # --- definitions in and out ---------------------------------------------------------------

@@ -21,8 +21,8 @@ from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
-from catalog.models import DataProduct, Ownership
-from catalog.ownership_selectors import can_govern, persons_of, teams_of
+from catalog.models import DataProduct
+from catalog.roles import is_steward, may_edit_product
 from governance.charts import Part, Sample, StackedBar, Trend, stacked_bar, trend_chart
 from governance.checks import UnknownCheck
 from governance.models import (
@@ -693,16 +693,8 @@ def _check_row(info: CheckInfo, value: Mapping[str, Any], waiver: Waiver | None)
 
 
 def may_request_waiver(user: Any, product: DataProduct) -> bool:
-    """Stewards, and the people who hold an owner role on the product (themselves or through
-    a team of theirs): one query for an owner, none for the others."""
-    if can_govern(user):
-        return True
-    if not getattr(user, "is_authenticated", False):
-        return False
-    parties = Q(person__in=persons_of(user).values("pk")) | Q(team__in=teams_of(user).values("pk"))
-    return Ownership.objects.filter(
-        parties, product=product, role__in=Ownership.OWNER_ROLES
-    ).exists()
+    """Stewards, and those who may edit the product (:func:`catalog.roles.may_edit_product`)."""
+    return is_steward(user) or may_edit_product(user, product)
 
 
 # --- waivers ------------------------------------------------------------------------------------

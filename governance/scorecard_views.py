@@ -1,7 +1,7 @@
 """Scorecard pages (the dashboard, one scorecard, one run, previewing a change), the waiver
 queue and requests, and the scorecard panel of product pages.
 
-Anyone may read scorecards and runs; stewards (:func:`~catalog.ownership_selectors.can_govern`)
+Anyone may read scorecards and runs; stewards (:func:`~catalog.roles.is_steward`)
 run them, change them and decide waivers; a product's owners and stewards ask for waivers.
 """
 
@@ -23,8 +23,8 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import DataProduct
-from catalog.ownership_selectors import can_govern
 from catalog.panels import Panel
+from catalog.roles import is_steward
 from governance import scorecard_selectors as selectors
 from governance.models import Scorecard, ScorecardRun, Waiver
 from governance.scorecard_services import (
@@ -37,6 +37,7 @@ from governance.scorecard_services import (
     waiver_revoke,
 )
 from governance.scorecards import Definition, DefinitionError, definition_from_dict
+from meshport.access import deny, stewards_only
 
 CHANGED_SHOWN = 100  # products listed under a preview
 DEFAULT_WAIVER_DAYS = 30  # the expiry a waiver form proposes
@@ -81,10 +82,6 @@ def form_errors(form: forms.Form) -> list[tuple[str, str]]:
     return [(name, str(message)) for name, errs in form.errors.items() for message in errs]
 
 
-def forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "catalog/forbidden.html", {"message": message}, status=403)
-
-
 def _scorecard_or_404(slug: str) -> Scorecard:
     scorecard = selectors.scorecard_get(slug=slug)
     if scorecard is None:
@@ -94,11 +91,7 @@ def _scorecard_or_404(slug: str) -> Scorecard:
 
 def _stewards_only(request: HttpRequest, what: str) -> HttpResponse | None:
     """``None`` for a steward; the login page for a visitor's GET; else a 403."""
-    if can_govern(request.user):
-        return None
-    if request.method == "GET" and not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    return forbidden(request, f"Only stewards may {what}: this needs staff status.")
+    return None if is_steward(request.user) else deny(request, stewards_only(what))
 
 
 # --- the panel on product pages (registered in GovernanceConfig.ready) ----------------------
@@ -131,7 +124,7 @@ def scorecards(request: HttpRequest) -> HttpResponse:
         {
             "dashboard": dashboard,
             "boards": dashboard.boards,
-            "can_govern": can_govern(request.user),
+            "can_govern": is_steward(request.user),
             "improved_days": selectors.IMPROVED_DAYS,
         },
     )
@@ -153,7 +146,7 @@ def scorecard_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "run": scorecard.last_run,
             "page": page,
             "level": level,
-            "can_govern": can_govern(request.user),
+            "can_govern": is_steward(request.user),
         },
     )
 
@@ -288,7 +281,7 @@ def waivers(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "governance/waivers.html",
-        {"queue": queue, "can_govern": can_govern(request.user)},
+        {"queue": queue, "can_govern": is_steward(request.user)},
     )
 
 
@@ -299,11 +292,9 @@ def waiver_request_view(request: HttpRequest) -> HttpResponse:
     product = DataProduct.objects.filter(external_id=data.get("product", "")[:255]).first()
     if product is None:
         raise Http404("No such data product.")
-    if not request.user.is_authenticated and request.method == "GET":
-        return redirect_to_login(request.get_full_path())
     if not selectors.may_request_waiver(request.user, product):
         message = "Only the product's owners and stewards may ask for a waiver of its checks."
-        return forbidden(request, message)
+        return deny(request, message)
     slug = data.get("scorecard", "")[:100]
     scorecard = _scorecard_or_404(slug) if slug else None  # none named: every scorecard
     initial = {"expires_at": default_expiry(timezone.now())}

@@ -12,13 +12,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from catalog.models import DataProduct, Dataset
-from catalog.ownership_selectors import can_govern
 from catalog.panels import Panel, Stat
+from catalog.roles import is_steward
 from governance import services
 from governance import slo_selectors as selectors
 from governance.models import Slo, SloKind, SloState
 from governance.slo import watched_datasets
 from governance.slo_api import SloFilter
+from meshport.access import deny, stewards_only
 
 FILTERS = ("domain", "kind", "state")
 
@@ -112,15 +113,14 @@ def slo_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stretches": history.stretches[: selectors.STRETCHES_SHOWN],
             "watched": watched_datasets(slo),
             "budget_time": slo.budget_seconds,
-            "can_evaluate": can_govern(request.user),
+            "can_evaluate": is_steward(request.user),
         },
     )
 
 
 def _evaluate(request: HttpRequest, slo: Slo) -> HttpResponse:
-    if not can_govern(request.user):
-        message = "Only stewards may evaluate an SLO on demand: this needs staff status."
-        return render(request, "catalog/forbidden.html", {"message": message}, status=403)
+    if not is_steward(request.user):
+        return deny(request, stewards_only("evaluate an SLO on demand"))
     slo = services.slo_evaluate(slo=slo)
     messages.success(request, f"Evaluated just now: {slo.state}.")
     return redirect(reverse("governance:slo-detail", args=[slo.pk]))

@@ -3,49 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods
 
-from catalog.ownership_selectors import can_govern
 from governance import webhook_selectors as selectors
 from governance.models import WebhookDelivery, WebhookSubscription
 from governance.webhooks import webhook_ping
+from meshport.access import steward_required
 
 DELIVERIES_PER_PAGE = 25
 
 View = Callable[..., HttpResponse]
 
 
-def steward_required(view: View) -> View:
-    """Staff only: the pages show endpoints whose URLs may hold credentials."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not can_govern(request.user):
-            message = "Webhooks are managed by stewards: this page needs staff status."
-            return render(request, "catalog/forbidden.html", {"message": message}, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-@steward_required
+@steward_required("manage webhooks, whose URLs may hold credentials")
 def webhooks(request: HttpRequest) -> HttpResponse:
     return render(request, "governance/webhooks.html", {"subscriptions": selectors.webhook_list()})
 
 
 @require_http_methods(["GET", "POST"])
-@steward_required
+@steward_required("manage webhooks, whose URLs may hold credentials")
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The delivery log; ``POST`` sends a test ping."""
     subscription = selectors.webhook_get(pk=pk)

@@ -177,7 +177,6 @@ def graph_json(graph: nx.DiGraph) -> dict[str, Any]:
 
 
 class _GraphView(APIView):
-    authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:

@@ -584,8 +584,6 @@ def _namespace(name: str) -> Namespace:
 
 
 class _MarquezView(APIView):
-    # Public reads for now: no credentials to check, so a stale token cannot fail a read.
-    authentication_classes = []
     permission_classes = [AllowAny]
 
     def _schema_only(self) -> bool:

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from catalog.models import ApiToken
+from catalog.roles import STEWARDS_GROUP
 from catalog.search import reset_backends
 from catalog.search.outbox import search_outbox_drain
 
@@ -35,7 +36,10 @@ def index_now() -> None:
 
 @pytest.fixture
 def steward(db: None) -> User:
-    return User.objects.create_user("sam.steward", "sam@example.com", "pw-steward-1", is_staff=True)
+    """A member of the Stewards group (and nothing more)."""
+    user = User.objects.create_user("sam.steward", "sam@example.com", "pw-steward-1")
+    user.groups.add(Group.objects.get_or_create(name=STEWARDS_GROUP)[0])
+    return user
 
 
 @pytest.fixture

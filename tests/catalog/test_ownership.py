@@ -39,7 +39,8 @@ from catalog.ownership import (
     role_from_type,
     team_party,
 )
-from catalog.ownership_selectors import owned_by, persons_of, products_without_owner
+from catalog.ownership_selectors import owned_by, products_without_owner
+from catalog.roles import persons_of
 from catalog.services import data_product_register
 from lineage.services import lineage_event_ingest
 from tests.catalog.test_product_pages import bundle, register

@@ -5,14 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from catalog import product_views
 from catalog.forms import MAX_UPLOAD_BYTES
-from catalog.models import DataProduct, Dataset, Domain, Namespace, ProductRevision
+from catalog.models import (
+    DataProduct,
+    Dataset,
+    Domain,
+    Namespace,
+    Ownership,
+    Person,
+    ProductRevision,
+    Team,
+    TeamMember,
+)
 from catalog.panels import Panel, product_slot
 from catalog.services import DomainForbidden, Registration, data_product_register
 
@@ -154,8 +164,11 @@ inputPorts:
 
 @pytest.fixture
 def publisher(db: None) -> User:
+    """A member of the sales domain's team: publishes the products of that domain."""
     user = User.objects.create_user("pat.publisher", "pat@example.com", "pw-publisher-1")
-    user.user_permissions.add(Permission.objects.get(codename="add_dataproduct"))
+    sales, _ = Domain.objects.get_or_create(slug="sales", defaults={"name": "Sales"})
+    team = Team.objects.create(name="Sales Data", domain=sales)
+    TeamMember.objects.create(team=team, person=Person.objects.create(username="pat", user=user))
     return user
 
 
@@ -324,7 +337,7 @@ def test_the_product_page_renders_a_registered_product_panel(client: Client) -> 
     register()
 
     def last_runs(product: DataProduct) -> Panel:
-        return Panel("catalog/forbidden.html", {"message": f"panel for {product.external_id}"})
+        return Panel("catalog/_raw_json.html", {"title": f"panel for {product.external_id}"})
 
     product_slot.register(last_runs)
     try:
@@ -527,24 +540,60 @@ def upload(client: Client, files: dict[str, str] | None = None, **data: Any) -> 
 def test_an_anonymous_visitor_is_sent_to_log_in(client: Client) -> None:
     response = client.get(UPLOAD)
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/?next=/products/upload/")
-    assert upload(client, bundle()).status_code == 302
+    assert response["Location"].startswith("/login/?next=/products/upload/")
+    assert upload(client, bundle()).status_code == 403
     assert not DataProduct.objects.exists()
 
 
-def test_a_user_without_the_permission_is_refused(client: Client, outsider: User) -> None:
-    client.force_login(outsider)
+@pytest.mark.parametrize("who", ["outsider", "steward"])
+def test_a_user_in_no_domain_is_refused(client: Client, who: str, request: Any) -> None:
+    client.force_login(request.getfixturevalue(who))
     assert client.get(UPLOAD).status_code == 403
     response = upload(client, bundle())
     assert response.status_code == 403
-    assert "needs staff status" in response.content.decode()
+    assert "You are in none yet" in response.content.decode()
     assert not DataProduct.objects.exists()
 
 
-def test_staff_publishes_and_lands_on_the_product_with_a_message(
-    client: Client, steward: User
+def test_an_owner_publishes_only_into_their_domains(client: Client, publisher: User) -> None:
+    client.force_login(publisher)
+    refused = upload(client, bundle("hr:people", table="people", domain="hr"))
+    assert refused.status_code == 403
+    assert "may publish into sales, not into domain &#x27;hr&#x27;" in refused.content.decode()
+    assert not DataProduct.objects.exists()
+
+    register("fin:ledger", domain="finance", table="ledger")
+    ledger = bundle("fin:ledger", domain="finance", table="ledger", version="1.0.1")
+    assert upload(client, ledger).status_code == 403  # someone else's product
+    product = DataProduct.objects.get(external_id="fin:ledger")
+    Ownership.objects.create(
+        product=product, person=Person.objects.get(user=publisher), role="owner"
+    )
+    assert upload(client, ledger).status_code == 302  # theirs now, in whatever domain
+    moved = bundle("fin:ledger", domain="hr", table="ledger", version="1.0.2")
+    assert upload(client, moved).status_code == 403  # but not into a domain of nobody's
+    product.refresh_from_db()
+    assert (product.version, product.domain.slug) == ("1.0.1", "finance")
+
+
+def test_the_upload_link_shows_to_those_who_may_edit(
+    client: Client, publisher: User, outsider: User
 ) -> None:
-    client.force_login(steward)
+    register()
+    register("fin:ledger", domain="finance", table="ledger")
+    link = 'href="/products/upload/"'
+    client.force_login(publisher)
+    assert link in client.get(detail_url()).content.decode()
+    assert link not in client.get(detail_url("fin:ledger")).content.decode()
+    client.force_login(outsider)
+    assert link not in client.get(detail_url()).content.decode()
+    assert link not in client.get(reverse("catalog:products")).content.decode()
+
+
+def test_an_owner_publishes_and_lands_on_the_product_with_a_message(
+    client: Client, publisher: User
+) -> None:
+    client.force_login(publisher)
     assert client.get(UPLOAD).status_code == 200
 
     response = upload(client, bundle())
@@ -552,25 +601,23 @@ def test_staff_publishes_and_lands_on_the_product_with_a_message(
     assert response.status_code == 302
     assert response["Location"] == detail_url()
     revision = ProductRevision.objects.get()
-    assert (revision.actor, revision.source) == ("sam.steward", "portal")
+    assert (revision.actor, revision.source) == ("pat.publisher", "portal")
     page = client.get(response["Location"]).content.decode()
     assert "Registered revision 1 of shop:orders.v1." in page
     again = upload(client, bundle())
     assert "No change" in client.get(again["Location"]).content.decode()
 
 
-def test_a_user_with_the_add_permission_may_publish_pasted_text(
-    client: Client, publisher: User
-) -> None:
-    client.force_login(publisher)
+def test_an_admin_may_publish_pasted_text_into_any_domain(client: Client, admin_user: User) -> None:
+    client.force_login(admin_user)
     text = contract_yaml("solo", table="solo")
     response = client.post(UPLOAD, {"text": text, "action": "publish"})
     assert response.status_code == 302
     assert DataProduct.objects.get().external_id == "solo-contract"
 
 
-def test_a_syntax_error_is_shown_with_its_line_and_column(client: Client, steward: User) -> None:
-    client.force_login(steward)
+def test_a_syntax_error_is_shown_with_its_line_and_column(client: Client, publisher: User) -> None:
+    client.force_login(publisher)
     broken = {"product.yaml": "apiVersion: v1.0.0\nkind: [DataProduct\nid: x\n"}
     response = upload(client, broken)
     assert response.status_code == 400
@@ -580,8 +627,8 @@ def test_a_syntax_error_is_shown_with_its_line_and_column(client: Client, stewar
     assert not DataProduct.objects.exists()
 
 
-def test_an_unchecked_form_is_400_with_a_message(client: Client, steward: User) -> None:
-    client.force_login(steward)
+def test_an_unchecked_form_is_400_with_a_message(client: Client, publisher: User) -> None:
+    client.force_login(publisher)
     response = client.post(UPLOAD, {"action": "publish"})
     assert response.status_code == 400
     assert "Choose descriptor files or paste a descriptor." in response.content.decode()
@@ -590,8 +637,8 @@ def test_an_unchecked_form_is_400_with_a_message(client: Client, steward: User) 
     assert "the limit is 5 MB" in big.content.decode()
 
 
-def test_a_breaking_change_is_refused_with_its_report(client: Client, steward: User) -> None:
-    client.force_login(steward)
+def test_a_breaking_change_is_refused_with_its_report(client: Client, publisher: User) -> None:
+    client.force_login(publisher)
     register()
     response = upload(client, bundle(version="1.1.0", email=False))
     assert response.status_code == 409
@@ -610,9 +657,9 @@ def test_a_breaking_change_is_refused_with_its_report(client: Client, steward: U
 
 
 def test_a_preview_shows_what_would_happen_and_writes_nothing(
-    client: Client, steward: User
+    client: Client, admin_user: User
 ) -> None:
-    client.force_login(steward)
+    client.force_login(admin_user)
     register()
     counts = (DataProduct.objects.count(), ProductRevision.objects.count(), Domain.objects.count())
 
@@ -652,13 +699,13 @@ def test_the_home_page_counts_products_by_status_and_lists_recent_ones(
 
 
 def test_a_domain_refusal_is_a_403_page(
-    client: Client, steward: User, monkeypatch: pytest.MonkeyPatch
+    client: Client, publisher: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(**_: Any) -> Registration:
         raise DomainForbidden("token 'ci' may publish into sales, not into domain 'hr'")
 
     monkeypatch.setattr(product_views, "data_product_register", refuse)
-    client.force_login(steward)
+    client.force_login(publisher)
     response = upload(client, bundle())
     assert response.status_code == 403
     assert "not into domain &#x27;hr&#x27;" in response.content.decode()

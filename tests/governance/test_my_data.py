@@ -23,7 +23,7 @@ def alice(db: None) -> User:
 
 def test_it_asks_an_anonymous_visitor_to_log_in(client: Client) -> None:
     response = client.get(URL)
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302 and "/login/" in response["Location"]
 
 
 def test_it_lists_what_i_own_what_it_reads_and_what_needs_me(client: Client, alice: User) -> None:

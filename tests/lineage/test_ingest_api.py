@@ -114,19 +114,24 @@ def test_it_accepts_anonymous_events_only_when_the_setting_allows_it(
     assert LineageEvent.objects.get().token_name == "anonymous"
 
 
-def test_it_lets_a_logged_in_steward_post(anonymous: APIClient, steward: User) -> None:
-    anonymous.force_login(steward)
+def test_it_lets_a_logged_in_admin_post(anonymous: APIClient, admin_user: User) -> None:
+    anonymous.force_login(admin_user)
 
     response = anonymous.post(URL, run_event(), format="json")
 
     assert response.status_code == 201
-    assert LineageEvent.objects.get().token_name == "sam.steward"
+    assert LineageEvent.objects.get().token_name == "ada.admin"
 
 
-def test_it_forbids_a_logged_in_non_staff_user(anonymous: APIClient, outsider: User) -> None:
-    anonymous.force_login(outsider)
+@pytest.mark.parametrize("who", ["outsider", "steward"])
+def test_it_forbids_other_logged_in_users(anonymous: APIClient, who: str, request: Any) -> None:
+    anonymous.force_login(request.getfixturevalue(who))
 
-    assert anonymous.post(URL, run_event(), format="json").status_code == 403
+    response = anonymous.post(URL, run_event(), format="json")
+
+    assert response.status_code == 403
+    assert "pipelines use a token" in response.json()["error"]
+    assert not LineageEvent.objects.exists()
 
 
 def test_it_records_the_name_of_the_token_that_posted(pipeline: APIClient) -> None:

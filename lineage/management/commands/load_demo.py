@@ -9,7 +9,7 @@ and finance domains whose output ports are datasets of the demo mesh) are regist
 with ``register_products``, as source ``demo``. That runs every time: a product whose
 descriptors did not change is left as it is.
 
-Last, the demo administrator (``ensure_demo_admin``'s user, ``--admin``) is made an owner of
+Last, the demo administrator (``ensure_demo_users``'s ``admin``, ``--admin``) is made an owner of
 two products, as a steward would from the portal, so that logging in shows "your products".
 Adding an ownership that exists changes nothing, so this too is safe to run again.
 """
