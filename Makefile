@@ -9,7 +9,7 @@ PORT    ?= 8000
 # MESHPORT_SECRET_KEY / MESHPORT_ALLOWED_HOSTS (see README).
 export MESHPORT_DEBUG ?= 1
 
-.PHONY: install run serve migrate demo test lint typecheck check bench clean
+.PHONY: install run serve migrate demo test screenshots lint typecheck check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ serve: install
 
 test: install
 	$(VENV)/bin/pytest
+
+# The README's pictures (docs/*.png), taken by the browser tests on the pages as they are.
+screenshots: install
+	MESHPORT_SCREENSHOTS=1 $(VENV)/bin/pytest tests/e2e -q
 
 lint: install
 	$(VENV)/bin/ruff check .

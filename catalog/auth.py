@@ -78,7 +78,6 @@ class HasScope(permissions.BasePermission):
             self.anonymous_setting and settings.MESHPORT_LINEAGE.get(self.anonymous_setting)
         )
 
-
     user_message = "You may not do this."
 
     def user_allowed(self, user: Any) -> bool:

@@ -45,6 +45,14 @@ class PollingThread(threading.Thread):
             return started  # type: ignore[no-any-return]
 
     @classmethod
+    def stop_started(cls, timeout: float = 10.0) -> None:
+        """Stop this process's thread, if it runs, and wait for it (a worker shutting down)."""
+        started = cls.__dict__.get("_started")
+        if started is not None:
+            started.stopping.set()
+            started.join(timeout)
+
+    @classmethod
     def state(cls) -> dict[str, Any]:
         started = cls.__dict__.get("_started")
         return {

@@ -196,6 +196,8 @@ def _upload_page(
     request: HttpRequest, form: ProductUploadForm, status: int = 200, **context: Any
 ) -> HttpResponse:
     context.update(form=form, max_mb=MAX_UPLOAD_BYTES // 1024 // 1024)
+    if revising := request.GET.get("product", "")[:MAX_PARAM_LENGTH]:
+        context["revising"] = selectors.product_get(external_id=revising)
     if "report" in context:
         context["groups"] = pages.report_groups(context.pop("report"))
     return render(request, "catalog/product_upload.html", context, status=status)

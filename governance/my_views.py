@@ -12,6 +12,7 @@ from django.shortcuts import render
 
 from catalog.models import DataProduct, Port
 from catalog.ownership_selectors import Owned, owned_by
+from catalog.roles import grant_of
 from governance.models import BURNING, Slo, SloState
 
 
@@ -57,12 +58,20 @@ def attention(mine: list[DataProduct], read: list[DataProduct]) -> Attention:
     )
 
 
-def _context(owned: Owned) -> dict[str, Any]:
+def _context(owned: Owned, user: Any) -> dict[str, Any]:
     mine = [item.target for item in owned.products]
     read = list(consumed_products(mine))
-    return {"owned": owned, "consumed": read, "attention": attention(mine, read)}
+    grant = grant_of(user)
+    editable = {product.pk for product in mine if grant.allows_product(product)}
+    return {
+        "owned": owned,
+        "consumed": read,
+        "attention": attention(mine, read),
+        "editable": editable,
+    }
 
 
 @login_required
 def my_data(request: HttpRequest) -> HttpResponse:
-    return render(request, "governance/my_data.html", _context(owned_by(request.user)))
+    context = _context(owned_by(request.user), request.user)
+    return render(request, "governance/my_data.html", context)

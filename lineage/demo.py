@@ -695,6 +695,12 @@ DATASETS: dict[str, DatasetSpec] = {
                 Col("region", "VARCHAR", "DACH, Nordics, Benelux, South, Rest"),
                 Col("net_revenue_eur", "NUMBER(14,2)", "Net revenue"),
                 Col("customers", "NUMBER(12,0)", "Customers with an order"),
+                Col(
+                    "region_controller_email",
+                    "VARCHAR",
+                    "Work email of the controller who signs off the region's figures",
+                    pii=True,
+                ),
             ),
             360,
             0.0,

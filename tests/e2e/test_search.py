@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-pytestmark = pytest.mark.live
+from tests.e2e.conftest import screenshot
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+pytestmark = pytest.mark.live
 
 
 def total(page: Page) -> int:
@@ -55,8 +55,7 @@ def test_it_suggests_as_you_type_searches_narrows_by_domain_and_opens_a_hit(
     assert 0 < total(page) < everything
     for meta in page.locator(".search-hits .hit-meta").all():
         expect(meta).to_contain_text("in sales")
-    page.set_viewport_size({"width": 1280, "height": 1000})
-    page.screenshot(path=DOCS / "search.png")
+    screenshot(page, "search", tmp_path)
 
     hit = page.locator(".search-hits .hit-title a").first
     name = hit.text_content() or ""
