@@ -117,3 +117,14 @@ def test_the_openapi_schema_and_its_docs_render(client):
 @pytest.mark.django_db
 def test_the_admin_login_page_renders(client):
     assert client.get("/admin/login/").status_code == 200
+
+
+def test_a_production_web_process_serves_the_portals_static_files(settings):
+    """gunicorn has no static file handler: the web process serves them (whitenoise)."""
+    from django.test import Client
+
+    settings.DEBUG = False
+    response = Client().get("/static/css/meshport.css")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    assert b"--accent" in b"".join(response.streaming_content)
