@@ -7,6 +7,7 @@ ports, contracts, columns) or of a page of products: the page tests pin the coun
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
@@ -14,7 +15,7 @@ from operator import or_
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Subquery
 
 from catalog import selectors
 from catalog.descriptors.diff import SEVERITIES, Change, diff_documents
@@ -23,6 +24,7 @@ from catalog.models import (
     DataProduct,
     Dataset,
     Domain,
+    Namespace,
     Ownership,
     OwnershipChange,
     Person,
@@ -352,14 +354,42 @@ def _contracts(product: DataProduct) -> dict[int, ContractView]:
     }
 
 
-def datasets_by_name(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Dataset]:
-    """The catalog datasets named by ``(namespace, name)`` pairs, in one query."""
-    wanted = set(keys)
-    if not wanted:
-        return {}
-    match = reduce(or_, (Q(namespace__name=ns, name=name) for ns, name in sorted(wanted)))
-    found = Dataset.objects.filter(match).select_related("namespace")
-    return {(d.namespace.name, d.name): d for d in found}
+NAMESPACES_PER_QUERY = 200
+
+
+def datasets_by_name(
+    keys: Iterable[tuple[str, str]], *, only: Sequence[str] = ()
+) -> dict[tuple[str, str], Dataset]:
+    """The catalog datasets named by ``(namespace, name)`` pairs, with only the fields
+    ``only`` loaded when given (their names always are): one query per 200 namespaces.
+
+    Names are asked for by namespace id, which the unique ``(namespace, name)`` index
+    answers. One OR per pair made SQLite refuse more than 1,000 pairs (its expression tree
+    is as deep as the chain of ORs), and matching the namespace's name in a join scanned
+    every dataset (~190 ms for the 2,698 bindings of 1,500 products among 66k datasets)."""
+    names: dict[str, set[str]] = defaultdict(set)
+    for ns, name in keys:
+        names[ns].add(name)
+    namespaces = sorted(names)
+    found: dict[tuple[str, str], Dataset] = {}
+    for start in range(0, len(namespaces), NAMESPACES_PER_QUERY):
+        match = reduce(
+            or_,
+            (
+                Q(namespace_id=_namespace_pk(ns), name__in=sorted(names[ns]))
+                for ns in namespaces[start : start + NAMESPACES_PER_QUERY]
+            ),
+        )
+        datasets = Dataset.objects.filter(match).select_related("namespace")
+        if only:
+            datasets = datasets.only(*only, "name", "namespace__name")
+        for d in datasets:
+            found[(d.namespace.name, d.name)] = d
+    return found
+
+
+def _namespace_pk(name: str) -> Subquery:
+    return Subquery(Namespace.objects.filter(name=name).values("pk")[:1])
 
 
 def _ports(

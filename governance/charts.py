@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 from django.utils import timezone
@@ -111,6 +112,14 @@ def timeline_chart(
 
 
 def day_ticks(start: datetime, end: datetime, label_every: int = 1) -> list[Tick]:
+    """A tick at each local midnight: the same for every chart of one window, so computed
+    once per window (the SLO overview draws 50 timelines over the same 28 days)."""
+    zone = timezone.get_current_timezone_name()
+    return list(_day_ticks(start, end, label_every, zone))
+
+
+@lru_cache(maxsize=64)
+def _day_ticks(start: datetime, end: datetime, label_every: int, zone: str) -> tuple[Tick, ...]:
     span = (end - start).total_seconds()
     local = timezone.localtime(start)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
@@ -121,7 +130,7 @@ def day_ticks(start: datetime, end: datetime, label_every: int = 1) -> list[Tick
         text = f"{day:%a} {day.day}" if label_every == 1 else f"{day:%b} {day.day}"
         ticks.append(Tick(x, text if labelled else ""))
         day = timezone.localtime(day + timedelta(days=1)).replace(hour=0)
-    return ticks
+    return tuple(ticks)
 
 
 def _summary(name: str, shown: dict[str, float], span: float, start: datetime) -> str:

@@ -13,13 +13,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
     DateTimeField,
     DurationField,
+    Expression,
     ExpressionWrapper,
     F,
+    FloatField,
+    Func,
     IntegerField,
     Prefetch,
     QuerySet,
@@ -35,7 +39,7 @@ from governance.slo_evidence import Line, Named, dataset_labels, datasets_named,
 
 PANEL_DAYS = 7
 WINDOW_DAYS = 28
-LIST_LIMIT = 50  # rows per section of the overview
+LIST_LIMIT = 25  # rows per section of the overview (each breached row draws a timeline)
 TOP_LIMIT = 10  # "burning fastest", "longest breaches"
 STRETCHES_SHOWN = 200  # on an SLO's page; the API pages through them all
 SEVERITY: dict[str, int] = {SloState.BREACHED: 0, SloState.UNKNOWN: 1, SloState.MET: 2}
@@ -147,7 +151,10 @@ def slo_overview(*, slos: QuerySet[Slo], now: datetime, page: str | None = None)
         )[:TOP_LIMIT]
     )
     breaches = segments_between(since, now).filter(state=SloState.BREACHED, slo__in=slos)
-    charted_slos = slos.filter(pk__in=breaches.values("slo_id"))
+    # Read once: as a subquery of both the chart and its count, the breaches were
+    # scanned twice (~11 ms each over 2,000 SLOs).
+    breached_ids = set(breaches.values_list("slo_id", flat=True))
+    charted_slos = slos.filter(pk__in=breached_ids)
     charted = list(
         with_segments(charted_slos, since, now).order_by(
             F("budget_remaining").asc(nulls_last=True), "name", "pk"
@@ -161,7 +168,7 @@ def slo_overview(*, slos: QuerySet[Slo], now: datetime, page: str | None = None)
         burning=rows[len(breached) :],
         longest=longest_breaches(breaches, now),
         charted=slo_rows(charted, since=since, until=now, named=named),
-        charted_total=charted_slos.count(),
+        charted_total=len(breached_ids),
         since=since,
         until=now,
         everything=Paginator(by_severity(slos), LIST_LIMIT).get_page(page),
@@ -179,15 +186,28 @@ def by_severity(slos: QuerySet[Slo]) -> QuerySet[Slo]:
 
 
 def longest_breaches(breaches: QuerySet[SloSegment], now: datetime) -> list[SloSegment]:
-    """The longest of ``breaches`` (a breach still going lasts until ``now``)."""
-    length = ExpressionWrapper(
-        Coalesce("end", Value(now, output_field=DateTimeField())) - F("start"),
-        output_field=DurationField(),
-    )
-    return list(
+    """The longest of ``breaches`` (a breach still going lasts until ``now``), each with
+    its ``length``."""
+    longest: list[SloSegment] = list(
         breaches.select_related("slo", "slo__product")
-        .annotate(length=length)
-        .order_by("-length", "pk")[:TOP_LIMIT]
+        .annotate(lasted=_lasted(now))
+        .order_by("-lasted", "pk")[:TOP_LIMIT]
+    )
+    for segment in longest:
+        segment.length = (segment.end or now) - segment.start  # type: ignore[attr-defined]
+    return longest
+
+
+def _lasted(now: datetime) -> Expression:
+    """How long a segment lasted, to order by. SQLite subtracts datetimes in a Python
+    function called row by row (~35 ms over the 8k breaches of 2,000 SLOs in 28 days), so
+    there the difference is taken in days, by SQLite itself."""
+    end = Coalesce("end", Value(now, output_field=DateTimeField()))
+    if connection.vendor != "sqlite":
+        return ExpressionWrapper(end - F("start"), output_field=DurationField())
+    days = FloatField()
+    return Func(end, function="julianday", output_field=days) - Func(
+        F("start"), function="julianday", output_field=days
     )
 
 

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar, overload
 
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    Model,
+    OuterRef,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.db.models.query import QuerySet
 
@@ -23,6 +34,8 @@ from lineage.models import (
     RunDataset,
     RunState,
 )
+
+M = TypeVar("M", bound=Model)
 
 # Runs that need attention are listed before the others.
 ATTENTION_STATES = (RunState.FAILED, RunState.ABORTED)
@@ -90,7 +103,38 @@ def namespaces_with_jobs() -> list[Namespace]:
     return list(Namespace.objects.filter(Exists(Job.objects.filter(namespace=OuterRef("pk")))))
 
 
-def run_list(*, state: str = "", namespace: Namespace | None = None) -> QuerySet[Run]:
+class KeysFirst(Sequence[M]):
+    """A sorted queryset that :class:`~django.core.paginator.Paginator` reads a page of in
+    two steps: the primary keys of the page, sorted by the database on narrow rows without
+    the joins, then those rows with their joins. Sorting the joined rows (every run with
+    its job and namespace, ~230k) took ~100 ms; the keys alone ~30 ms."""
+
+    ordered = True  # what Paginator asks of a queryset
+
+    def __init__(self, queryset: QuerySet[M]) -> None:
+        self.queryset = queryset
+
+    def __len__(self) -> int:
+        return self.queryset.count()
+
+    @overload
+    def __getitem__(self, index: int) -> M: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[M]: ...
+
+    def __getitem__(self, index: int | slice) -> M | list[M]:
+        if isinstance(index, int):
+            return self.queryset[index]
+        keys = list(self.queryset.values_list("pk", flat=True)[index])
+        rows = {row.pk: row for row in self.queryset.filter(pk__in=keys)}
+        return [rows[key] for key in keys if key in rows]
+
+    def __iter__(self) -> Iterator[M]:
+        return iter(self.queryset)
+
+
+def run_list(*, state: str = "", namespace: Namespace | None = None) -> KeysFirst[Run]:
     """Runs that failed or were aborted first, then the most recent first."""
     runs = Run.objects.select_related("job__namespace")
     if state:
@@ -102,9 +146,11 @@ def run_list(*, state: str = "", namespace: Namespace | None = None) -> QuerySet
         default=Value(1),
         output_field=IntegerField(),
     )
-    return runs.annotate(
-        attention=attention, at=Coalesce("started_at", "ended_at", "created_at")
-    ).order_by("attention", "-at", "-id")
+    return KeysFirst(
+        runs.annotate(
+            attention=attention, at=Coalesce("started_at", "ended_at", "created_at")
+        ).order_by("attention", "-at", "-id")
+    )
 
 
 # --- a run ------------------------------------------------------------------------------
@@ -285,17 +331,25 @@ class QualityFailure:
 
 
 def datasets_failing_quality(*, limit: int = 100) -> tuple[list[QualityFailure], int]:
-    """Datasets whose latest assertions (those of the last run that checked them) fail."""
+    """Datasets whose latest assertions (those of the last run that checked them) fail.
+
+    Only datasets with assertions are looked at (``pk__in``): most datasets have none,
+    and asking each of them for its latest run cost ~40 ms at 66k datasets."""
     latest = DataQualityAssertion.objects.filter(dataset=OuterRef("pk")).order_by(
         "-observed_at", "-id"
     )
-    failing = Dataset.objects.annotate(
-        checked_by=Subquery(latest.values("run_id")[:1]),
-        checked_at=Subquery(latest.values("observed_at")[:1]),
-    ).filter(
-        Exists(
-            DataQualityAssertion.objects.filter(
-                dataset=OuterRef("pk"), run_id=OuterRef("checked_by"), success=False
+    checked = DataQualityAssertion.objects.values("dataset_id")
+    failing = (
+        Dataset.objects.filter(pk__in=checked)
+        .annotate(
+            checked_by=Subquery(latest.values("run_id")[:1]),
+            checked_at=Subquery(latest.values("observed_at")[:1]),
+        )
+        .filter(
+            Exists(
+                DataQualityAssertion.objects.filter(
+                    dataset=OuterRef("pk"), run_id=OuterRef("checked_by"), success=False
+                )
             )
         )
     )

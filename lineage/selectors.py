@@ -251,9 +251,12 @@ def dataset_consumers(refs: Sequence[DatasetRef]) -> dict[DatasetRef, list[Consu
     return found
 
 
-def datasets_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Dataset]:
-    """Datasets by ``(namespace, name)``, also when the key is a symlink of one."""
-    found = datasets_by_name(keys)
+def datasets_by_key(
+    keys: set[tuple[str, str]], *, only: Sequence[str] = ()
+) -> dict[tuple[str, str], Dataset]:
+    """Datasets by ``(namespace, name)``, also when the key is a symlink of one; ``only``:
+    the fields to load of those found by name (see ``datasets_by_name``)."""
+    found = datasets_by_name(keys, only=only)
     missing = keys - found.keys()
     if missing:
         links = DatasetSymlink.objects.filter(

@@ -219,7 +219,7 @@ class ProductIndex:
     def load(cls) -> ProductIndex:
         index = cls()
         bindings = list(PortBinding.objects.values_list("port__product_id", "namespace", "name"))
-        found = datasets_by_key({(ns, name) for _, ns, name in bindings})
+        found = datasets_by_key({(ns, name) for _, ns, name in bindings}, only=("pk",))
         for product, ns, name in bindings:
             dataset = found.get((ns, name))
             if dataset is not None:
