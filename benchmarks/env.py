@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -19,3 +22,19 @@ def setup_django(data_dir: str, *, fresh: bool = False) -> None:
     import django
 
     django.setup()
+
+
+@contextmanager
+def store_dir(keep: Path | None, *, prefix: str, work_dir: str | None = None) -> Iterator[Path]:
+    """The benchmark's store: ``keep`` (made if missing, kept for the next run) or a
+    temporary folder removed afterwards."""
+    if keep:
+        path = keep.resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=work_dir))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -44,9 +44,7 @@ import os
 import platform
 import pstats
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +54,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from benchmarks.env import store_dir
 from benchmarks.search import (
     environment,
     make_queries,
@@ -539,16 +538,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.keep:
-        path = args.keep.resolve()
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = Path(tempfile.mkdtemp(prefix=f"meshport-portal-{args.scale}-", dir=args.work_dir))
-    try:
+    prefix = f"meshport-portal-{args.scale}-"
+    with store_dir(args.keep, prefix=prefix, work_dir=args.work_dir) as path:
         result = _run(args, path)
-    finally:
-        if not args.keep:
-            shutil.rmtree(path, ignore_errors=True)
     print(report(result, by_url=args.by_url))
     if args.profile and (text := profiles(result)):
         print("\n" + text)

@@ -47,9 +47,7 @@ import platform
 import pstats
 import random
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -58,6 +56,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from benchmarks.env import store_dir
 from benchmarks.lineage_synth import _ENTITIES, _FIELD_TYPES, _SUFFIXES
 from benchmarks.search_synth import (
     BUSINESS_WORDS,
@@ -758,16 +757,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.keep:
-        path = args.keep.resolve()
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = Path(tempfile.mkdtemp(prefix=f"meshport-search-{args.scale}-", dir=args.work_dir))
-    try:
+    prefix = f"meshport-search-{args.scale}-"
+    with store_dir(args.keep, prefix=prefix, work_dir=args.work_dir) as path:
         result = _run(args, path)
-    finally:
-        if not args.keep:
-            shutil.rmtree(path, ignore_errors=True)
     print(report(result))
     if args.profile:
         print("\n" + profiles(result))

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
-from catalog.models import ApiToken
+from catalog.models import ApiToken, Domain, Person, Team, TeamMember
 from catalog.roles import STEWARDS_GROUP
 from catalog.search import reset_backends
 from catalog.search.outbox import search_outbox_drain
@@ -39,6 +39,16 @@ def steward(db: None) -> User:
     """A member of the Stewards group (and nothing more)."""
     user = User.objects.create_user("sam.steward", "sam@example.com", "pw-steward-1")
     user.groups.add(Group.objects.get_or_create(name=STEWARDS_GROUP)[0])
+    return user
+
+
+def domain_member(username: str, email: str, domain: str = "sales") -> User:
+    """A portal user in the team of ``domain``: an owner who publishes its products."""
+    user = User.objects.create_user(username, email, f"pw-{username}-1")
+    found, _ = Domain.objects.get_or_create(slug=domain, defaults={"name": domain.title()})
+    team = Team.objects.create(name=f"{found.name} Data", domain=found)
+    person = Person.objects.create(username=username.split(".")[0], user=user)
+    TeamMember.objects.create(team=team, person=person)
     return user
 
 

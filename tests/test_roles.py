@@ -15,12 +15,12 @@ from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.utils import timezone
 
-from catalog.models import ApiToken, DataProduct, Domain, Person, Team, TeamMember
+from catalog.models import ApiToken, DataProduct
 from governance.models import Waiver
 from governance.scorecard_services import waiver_request
 from lineage.models import LineageEvent
 from tests.catalog.test_product_pages import bundle, register
-from tests.conftest import run_event
+from tests.conftest import domain_member, run_event
 from tests.governance.test_scorecards import readiness
 
 pytestmark = pytest.mark.django_db
@@ -52,12 +52,7 @@ def world(db: None) -> World:
 
 @pytest.fixture
 def owner(db: None) -> User:
-    """A member of the sales domain's team."""
-    user = User.objects.create_user("olly.owner", "olly@example.com", "pw-owner-1")
-    sales, _ = Domain.objects.get_or_create(slug="sales", defaults={"name": "Sales"})
-    team = Team.objects.create(name="Sales Data", domain=sales)
-    TeamMember.objects.create(team=team, person=Person.objects.create(username="olly", user=user))
-    return user
+    return domain_member("olly.owner", "olly@example.com")
 
 
 def client_as(role: str, request: pytest.FixtureRequest) -> Client:

@@ -20,11 +20,10 @@ from catalog.models import (
     Ownership,
     Person,
     ProductRevision,
-    Team,
-    TeamMember,
 )
 from catalog.panels import Panel, product_slot
 from catalog.services import DomainForbidden, Registration, data_product_register
+from tests.conftest import domain_member
 
 pytestmark = pytest.mark.django_db
 
@@ -165,11 +164,7 @@ inputPorts:
 @pytest.fixture
 def publisher(db: None) -> User:
     """A member of the sales domain's team: publishes the products of that domain."""
-    user = User.objects.create_user("pat.publisher", "pat@example.com", "pw-publisher-1")
-    sales, _ = Domain.objects.get_or_create(slug="sales", defaults={"name": "Sales"})
-    team = Team.objects.create(name="Sales Data", domain=sales)
-    TeamMember.objects.create(team=team, person=Person.objects.create(username="pat", user=user))
-    return user
+    return domain_member("pat.publisher", "pat@example.com")
 
 
 # --- list -----------------------------------------------------------------------------------
