@@ -94,6 +94,11 @@ class Grant:
             slugs = (domain.top_slug, domain.slug)
         return any(slug in self.domains for slug in slugs if slug)
 
+    @property
+    def anywhere(self) -> bool:
+        """The user may publish somewhere (where is checked on registering)."""
+        return self.everything or bool(self.domains or self.products)
+
     def allows_product(self, product: DataProduct) -> bool:
         return self.everything or product.pk in self.products or self.allows_domain(product.domain)
 
@@ -106,11 +111,20 @@ class Grant:
 
 
 def grant_of(user: Any) -> Grant:
-    """Where ``user`` may publish (three queries for an owner, none for an admin)."""
+    """Where ``user`` may publish (three queries for an owner, none for an admin), kept on
+    the user like :func:`is_steward`'s answer: a page asks more than once (the upload link,
+    each scorecard panel's waiver form)."""
     if is_admin(user):
         return Grant(everything=True)
     if not _signed_in(user):
         return Grant(everything=False)
+    cached = getattr(user, "_meshport_grant", None)
+    if cached is None:
+        cached = user._meshport_grant = _grant_of(user)
+    return cached
+
+
+def _grant_of(user: Any) -> Grant:
     persons = persons_of(user).values("pk")
     teams = teams_of(user).values("pk")
     held = Ownership.objects.filter(

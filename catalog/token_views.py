@@ -19,10 +19,9 @@ from meshport.access import admin_required
 
 def _list_page(request: HttpRequest, form: TokenForm, status: int = 200) -> HttpResponse:
     tokens = ApiToken.objects.select_related("created_by").order_by("-created_at")
-    now = timezone.now()
     active = [t for t in tokens if t.is_active]
     inactive = [t for t in tokens if not t.is_active]
-    context = {"form": form, "active": active, "inactive": inactive, "now": now}
+    context = {"form": form, "active": active, "inactive": inactive}
     return render(request, "catalog/tokens.html", context, status=status)
 
 

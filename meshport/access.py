@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 
-from catalog.roles import is_admin, is_steward, role_name
+from catalog.roles import anonymous_read, is_admin, is_steward, role_name
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Reachable without logging in whatever the setting: logging in, static files, and the
@@ -33,11 +33,7 @@ class ReadAccessMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if (
-            settings.MESHPORT_ANONYMOUS_READ
-            or request.user.is_authenticated
-            or request.path.startswith(OPEN_PATHS)
-        ):
+        if anonymous_read() or request.user.is_authenticated or request.path.startswith(OPEN_PATHS):
             return self.get_response(request)
         if request.path.startswith("/api/"):
             if request.method not in SAFE_METHODS or "Authorization" in request.headers:
@@ -90,31 +86,27 @@ def stewards_only(what: str) -> str:
     )
 
 
-def steward_required(what: str) -> Callable[[View], View]:
-    """The view is for stewards (and admins) only."""
+def _required(allowed: Callable[[Any], bool], message: str) -> Callable[[View], View]:
+    """The view is for users whom ``allowed`` lets through; others are refused with
+    ``message`` (:func:`deny`)."""
 
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not is_steward(request.user):
-                return deny(request, stewards_only(what))
+            if not allowed(request.user):
+                return deny(request, message)
             return view(request, *args, **kwargs)
 
         return wrapper
 
     return decorate
+
+
+def steward_required(what: str) -> Callable[[View], View]:
+    """The view is for stewards (and admins) only."""
+    return _required(is_steward, stewards_only(what))
 
 
 def admin_required(what: str) -> Callable[[View], View]:
     """The view is for Meshport administrators (superusers) only."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not is_admin(request.user):
-                return deny(request, f"Only Meshport administrators may {what}.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
+    return _required(is_admin, f"Only Meshport administrators may {what}.")
