@@ -521,7 +521,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", choices=sorted(GOVERNANCE), default="100k")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--requests", type=int, default=20, help="timed requests per URL")
-    parser.add_argument("--pages", default="", help="only these pages (comma-separated names)")
+    parser.add_argument(
+        "--pages", default="", help="only these pages (';'-separated names, or the start of names)"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep (and reuse) the store")
     parser.add_argument("--work-dir", default=None, help="where a temporary store goes")
     parser.add_argument("--by-url", action="store_true", help="also a row per URL")
@@ -562,8 +564,8 @@ def _run(args: argparse.Namespace, path: Path) -> Result:
     if args.gc_freeze:
         gc.freeze()  # as meshport/wsgi.py does: what is loaded is never scanned again
     if args.pages:
-        wanted = {name.strip() for name in args.pages.split(",")}
-        pages = [page for page in pages if page.name in wanted]
+        wanted = [name.strip().lower() for name in args.pages.split(";") if name.strip()]
+        pages = [page for page in pages if page.name.lower().startswith(tuple(wanted))]
     say("measuring")
     with whoosh_on_disk(path / "search"):
         result.timings = measure(

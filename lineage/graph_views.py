@@ -18,6 +18,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import format_html_join
 
 from catalog import selectors as catalog_selectors
 from lineage import portal_selectors
@@ -85,13 +86,19 @@ class Picture:
     path_message: str
 
 
-def _permalink(params: QueryDict, **changes: Any) -> str:
-    """This page's URL with ``changes`` applied (a list value replaces the parameter)."""
-    query = params.copy()
-    for key, value in changes.items():
-        query.setlist(key, value if isinstance(value, list) else [value])
-    query.pop("partial", None)
-    return f"{reverse('lineage:graph')}?{query.urlencode()}"
+class _Permalinks:
+    """This page's URL with some parameters changed (a list value replaces the parameter).
+    The page's own parameters are read once: a big picture has hundreds of such links."""
+
+    def __init__(self, params: QueryDict):
+        self.path = reverse("lineage:graph")
+        self.pairs = [(k, v) for k, values in params.lists() if k != "partial" for v in values]
+
+    def __call__(self, **changes: Any) -> str:
+        pairs = [(k, v) for k, v in self.pairs if k not in changes]
+        for key, value in changes.items():
+            pairs += [(key, v) for v in (value if isinstance(value, list) else [value])]
+        return f"{self.path}?{urlencode(pairs)}"
 
 
 def _draw(request: HttpRequest, form: GraphForm, node: Node) -> Picture:
@@ -105,9 +112,10 @@ def _draw(request: HttpRequest, form: GraphForm, node: Node) -> Picture:
             continue  # a link from before a rename; the rest of the picture still stands
     highlight, message = _path(form, query)
     expanded_now = form.cleaned_data["expand"]
+    permalink = _Permalinks(request.GET)
 
     def expand_href(node_id: str, side: str) -> str:
-        return _permalink(request.GET, expand=[*expanded_now, f"{side}:{node_id}"])
+        return permalink(expand=[*expanded_now, f"{side}:{node_id}"])
 
     svg = render_svg(
         graph,
@@ -172,23 +180,29 @@ def graph_page(request: HttpRequest) -> HttpResponse:
 
 def _context(request: HttpRequest, form: GraphForm, picture: Picture) -> dict[str, Any]:
     graph = picture.graph
-    params = request.GET
+    permalink = _Permalinks(request.GET)
     more_cap = min(picture.query.cap * 2, limits()["MAX_CAP"])
     nodes = sorted(
         (
             {
                 "id": n,
                 **d,
-                "center": _permalink(params, node=n, expand=[], path_from=[], path_to=[]),
+                "center": permalink(node=n, **_FRESH),
+                "product_url": _product_url(d.get("product")),
             }
             for n, d in graph.nodes(data=True)
         ),
         key=lambda n: (SIDE_ORDER[n["side"]], n["distance"], n["label"]),
     )
+    path_from = form.cleaned_data["path_from"]
+    root = next((n["id"] for n in nodes if n["side"] == "root"), "")
+    path_to = form.cleaned_data["path_to"] or root
     return {
         "form": form,
         "picture": picture,
         "nodes": nodes,
+        "path_from_options": _options(nodes, path_from),
+        "path_to_options": _options(nodes, path_to),
         "root": picture.query.node,
         "columns": column_table(graph) if picture.query.level == "column" else [],
         "exports": [
@@ -196,7 +210,7 @@ def _context(request: HttpRequest, form: GraphForm, picture: Picture) -> dict[st
             for fmt in ("json", "graphml", "dot", "mermaid", "svg")
         ],
         "more_cap": more_cap,
-        "more_cap_url": _permalink(params, cap=more_cap),
+        "more_cap_url": permalink(cap=more_cap),
         "at_max_cap": picture.query.cap >= limits()["MAX_CAP"],
     }
 
@@ -204,6 +218,20 @@ def _context(request: HttpRequest, form: GraphForm, picture: Picture) -> dict[st
 SIDE_ORDER = {"upstream": 0, "root": 1, "downstream": 2}
 # Centering on another node starts a fresh picture: no expansions, no path.
 _FRESH: dict[str, Any] = {"expand": [], "path_from": [], "path_to": []}
+
+
+def _product_url(external_id: str | None) -> str:
+    return reverse("catalog:product-detail", args=[external_id]) if external_id else ""
+
+
+def _options(nodes: list[dict[str, Any]], selected: str) -> str:
+    """The ``<option>``s of a node picker, built here rather than by a template loop run
+    once per node and picker (hundreds of nodes on a big picture)."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{} ({})</option>',
+        ((n["id"], " selected" * (n["id"] == selected), n["label"], n["kind"]) for n in nodes),
+    )
 
 
 def _api_query(query: GraphQuery, fmt: str) -> str:

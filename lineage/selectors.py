@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from catalog.consumers import Consumer, DatasetRef
 from catalog.models import Dataset, DatasetField, DatasetSymlink, DatasetVersion, Namespace
-from catalog.product_selectors import datasets_by_name
+from catalog.product_selectors import bound_datasets, datasets_by_name
 from lineage.models import (
     ColumnLineage,
     Job,
@@ -251,21 +251,37 @@ def dataset_consumers(refs: Sequence[DatasetRef]) -> dict[DatasetRef, list[Consu
     return found
 
 
-def datasets_by_key(
-    keys: set[tuple[str, str]], *, only: Sequence[str] = ()
-) -> dict[tuple[str, str], Dataset]:
-    """Datasets by ``(namespace, name)``, also when the key is a symlink of one; ``only``:
-    the fields to load of those found by name (see ``datasets_by_name``)."""
-    found = datasets_by_name(keys, only=only)
-    missing = keys - found.keys()
-    if missing:
-        links = DatasetSymlink.objects.filter(
-            namespace__in={ns for ns, _ in missing}, name__in={n for _, n in missing}
-        ).select_related("dataset")
-        for link in links:
-            if (link.namespace, link.name) in missing:
-                found[(link.namespace, link.name)] = link.dataset
+def datasets_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Dataset]:
+    """Datasets by ``(namespace, name)``, also when the key is a symlink of one."""
+    found = datasets_by_name(keys)
+    for key, link in _symlinks(keys - found.keys()):
+        found[key] = link.dataset
     return found
+
+
+def product_datasets() -> list[tuple[int, int]]:
+    """``(product pk, dataset pk)`` for every port binding naming a known dataset, by name
+    or through a symlink."""
+    rows = bound_datasets()
+    missing = {(ns, name) for _, ns, name, pk in rows if pk is None}
+    linked = {key: link.dataset_id for key, link in _symlinks(missing)}
+    return [
+        (product, pk if pk is not None else linked[(ns, name)])
+        for product, ns, name, pk in rows
+        if pk is not None or (ns, name) in linked
+    ]
+
+
+def _symlinks(keys: set[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], DatasetSymlink]]:
+    """The symlinks named by ``keys``, with their datasets."""
+    if not keys:
+        return
+    links = DatasetSymlink.objects.filter(
+        namespace__in={ns for ns, _ in keys}, name__in={n for _, n in keys}
+    ).select_related("dataset")
+    for link in links:
+        if (link.namespace, link.name) in keys:
+            yield (link.namespace, link.name), link
 
 
 # --- lateness ---------------------------------------------------------------------------

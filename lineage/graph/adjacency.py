@@ -18,11 +18,11 @@ from typing import Any, cast
 
 from django.db import connection
 
-from catalog.models import DataProduct, DatasetField, Port, PortBinding
+from catalog.models import DataProduct, DatasetField, Port
 from lineage.graph.ids import Key, job_id
 from lineage.graph.walk import Attrs, Side, walk
 from lineage.models import ColumnLineage, Direction, JobDataset
-from lineage.selectors import datasets_by_key
+from lineage.selectors import product_datasets
 
 _IO: Attrs = {"kind": "io"}
 _EDGES = JobDataset._meta.db_table
@@ -218,13 +218,9 @@ class ProductIndex:
     @classmethod
     def load(cls) -> ProductIndex:
         index = cls()
-        bindings = list(PortBinding.objects.values_list("port__product_id", "namespace", "name"))
-        found = datasets_by_key({(ns, name) for _, ns, name in bindings}, only=("pk",))
-        for product, ns, name in bindings:
-            dataset = found.get((ns, name))
-            if dataset is not None:
-                index.datasets.setdefault(product, []).append(dataset.pk)
-                index.owners.setdefault(dataset.pk, set()).add(product)
+        for product, pk in product_datasets():
+            index.datasets.setdefault(product, []).append(pk)
+            index.owners.setdefault(pk, set()).add(product)
         index._load_declared()
         return index
 

@@ -11,7 +11,8 @@ from django.core.cache import caches
 from django.core.management import call_command
 from django.test import Client
 
-from catalog.models import Dataset
+from catalog.models import DataProduct, Dataset, DatasetSymlink, PortBinding
+from lineage.graph.adjacency import ProductIndex
 from lineage.graph.ids import resolve
 from lineage.graph.service import GraphQuery, lineage_subgraph
 
@@ -49,6 +50,24 @@ def test_products_collapse_to_product_level_and_expand_back() -> None:
     assert roots == [REVENUE]
 
 
+def test_a_product_bound_through_a_symlink_still_links_at_product_level() -> None:
+    product = DataProduct.objects.get(external_id="fx-rates")
+    bindings = list(PortBinding.objects.filter(port__product=product))
+    datasets = set()
+    for i, binding in enumerate(bindings):
+        dataset = Dataset.objects.get(namespace__name=binding.namespace, name=binding.name)
+        DatasetSymlink.objects.create(dataset=dataset, namespace="s3://acme-lake", name=f"fx/{i}")
+        PortBinding.objects.filter(pk=binding.pk).update(namespace="s3://acme-lake", name=f"fx/{i}")
+        datasets.add(dataset.pk)
+    assert sorted(ProductIndex.load().datasets[product.pk]) == sorted(datasets)
+    caches["graph"].clear()
+    node = resolve("product:revenue-daily")
+    products = lineage_subgraph(GraphQuery.asked(node, level="product", depth=1))
+    assert products.nodes["product:fx-rates"]["side"] == "upstream"
+    PortBinding.objects.filter(pk=bindings[0].pk).update(name="fx/unknown")
+    assert len(ProductIndex.load().datasets[product.pk]) == len(bindings) - 1
+
+
 def test_the_page_draws_the_graph_with_links_to_each_node(client: Client) -> None:
     html = page(client, node=REVENUE)
     assert "<svg" in html
@@ -78,6 +97,34 @@ def test_a_highlighted_path_is_marked_in_the_picture(client: Client) -> None:
     html = page(client, node=REVENUE, path_from=source, path_to=REVENUE)
     highlighted = re.findall(r'class="node [^"]*is-highlighted[^"]*" data-node-id="([^"]+)"', html)
     assert source in highlighted and REVENUE in highlighted
+
+
+def test_the_path_pickers_keep_the_chosen_ends_and_start_at_the_root(client: Client) -> None:
+    source = "dataset:snowflake://acme.eu-west-1:RAW.SALES.REFUNDS"
+
+    def selected(html: str, name: str) -> list[str]:
+        picker = re.search(rf'<select name="{name}">(.*?)</select>', html, re.S)
+        assert picker is not None
+        return re.findall(r'<option value="([^"]+)" selected>', picker.group(1))
+
+    fresh = page(client, node=REVENUE)
+    assert selected(fresh, "path_from") == []
+    assert selected(fresh, "path_to") == [REVENUE]
+    chosen = page(client, node=REVENUE, path_from=source, path_to=REVENUE)
+    assert selected(chosen, "path_from") == [source]
+    assert selected(chosen, "path_to") == [REVENUE]
+
+
+def test_centering_on_a_node_starts_a_fresh_picture(client: Client) -> None:
+    source = "dataset:snowflake://acme.eu-west-1:RAW.SALES.REFUNDS"
+    html = page(client, node=REVENUE, path_from=source, path_to=REVENUE, depth="3")
+    links = [
+        unquote(h.replace("&amp;", "&")) for h in re.findall(r'<a href="([^"]+)">Center here', html)
+    ]
+    assert links
+    for link in links:
+        assert "depth=3" in link and "node=" in link
+        assert "path_from" not in link and "path_to" not in link and "expand" not in link
 
 
 def test_personal_data_is_marked(client: Client) -> None:
