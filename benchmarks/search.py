@@ -2,9 +2,12 @@
 
     .venv/bin/python -m benchmarks.search --scale 100k --keep /tmp/bench-search-100k
     .venv/bin/python -m benchmarks.search --scale small
+    .venv/bin/python -m benchmarks.search --scale small --backend postgres \
+        --database-url postgres://meshport:meshport@127.0.0.1:5432/bench_search
 
-In a fresh data dir (SQLite; ``DATABASE_URL`` is honoured, and must then name an empty
-database) with production settings, the benchmark:
+In a fresh data dir (SQLite; ``--database-url`` or ``DATABASE_URL`` names a database to
+use instead, which must then be empty or hold the store of the same ``--keep`` dir) with
+production settings, the benchmark:
 
 1. writes the assets of ``benchmarks/search_synth.py``: a lineage mesh (datasets with
    fields, jobs, runs, edges) and what search reads besides (descriptions, tags, owners,
@@ -12,8 +15,9 @@ database) with production settings, the benchmark:
    reuses the store that an earlier ``--keep DIR`` run left there;
 2. rebuilds the index as ``manage.py search_reindex`` does (``total()``, then
    ``rebuild(all_documents())`` under the writer lock), on the whoosh file backend in the
-   data dir's ``search/``, with its default rebuild processes; reports seconds, docs/s, the
-   share spent building documents from the database, and the index size on disk;
+   data dir's ``search/`` with its default rebuild processes, or (``--backend postgres``)
+   on the PostgreSQL backend in the store's database; reports seconds, docs/s, the share
+   spent building documents from the database, and the index size;
 3. times the first search of a new backend (opening the index, reading its columns), then
    for each query category runs ``--queries`` deterministic queries drawn from the
    generated vocabulary once to warm and once measured (p50/p95/max of the measured pass;
@@ -158,6 +162,7 @@ class Result:
     open_ms: float
     timings: list[Timing]
     freshness: Freshness
+    backend: str = "whoosh"
 
 
 # --- the queries ------------------------------------------------------------------------------
@@ -388,6 +393,32 @@ def prepare_store(path: Path, assets: Assets, seed: int) -> dict[str, Any]:
 # --- measuring ----------------------------------------------------------------------------------
 
 
+BACKENDS = {
+    "whoosh": "catalog.search.whoosh_backend.WhooshBackend",
+    "postgres": "catalog.search.postgres_backend.PostgresBackend",
+}
+
+
+@contextmanager
+def search_backend(backend: str, path: Path, procs: int | None = None) -> Iterator[None]:
+    """The engine measured, as the default backend for the duration."""
+    if backend == "whoosh":
+        with whoosh_on_disk(path, procs):
+            yield
+        return
+    from django.test import override_settings
+
+    from catalog.search import reset_backends
+
+    config = {"BACKEND": BACKENDS[backend], "BATCH": 500, "POLL_SECONDS": POLL_S}
+    reset_backends()
+    try:
+        with override_settings(MESHPORT_SEARCH={"default": config}):
+            yield
+    finally:
+        reset_backends()
+
+
 @contextmanager
 def whoosh_on_disk(path: Path, procs: int | None = None) -> Iterator[None]:
     """The whoosh file backend in ``path`` for the duration (tests default to RAM)."""
@@ -422,12 +453,13 @@ def measure(
     profile: bool = False,
     store: dict[str, Any] | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    backend_name: str = "whoosh",
 ) -> Result:
     """One pass: rebuild, every query category, freshness; the database is left as found."""
     from catalog.search import backend, reset_backends
 
     queries = make_queries(assets, per_category, assets.extras.seed)
-    with whoosh_on_disk(index_path, procs):
+    with search_backend(backend_name, index_path, procs):
         progress("rebuilding the index")
         rebuild = rebuild_index(profile)
         progress(f"  {rebuild.documents:,} documents in {rebuild.seconds:.1f} s")
@@ -439,7 +471,7 @@ def measure(
             timings.append(run_category(category, queries[category.name], profile))
         progress("freshness")
         fresh = freshness(assets, drain, ingests)
-    return Result(assets.scale.name, store or {}, rebuild, open_ms, timings, fresh)
+    return Result(assets.scale.name, store or {}, rebuild, open_ms, timings, fresh, backend_name)
 
 
 def rebuild_index(profile: bool = False) -> Rebuild:
@@ -448,7 +480,8 @@ def rebuild_index(profile: bool = False) -> Rebuild:
     from catalog.search.documents import all_documents, total
 
     engine = backend()
-    result = Rebuild(procs=int(engine.options.get("REBUILD_PROCS") or min(4, os.cpu_count() or 1)))
+    procs = engine.options.get("REBUILD_PROCS") or min(4, os.cpu_count() or 1)
+    result = Rebuild(procs=int(procs) if engine.name == "whoosh" else 1)
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if profiler:
@@ -462,7 +495,7 @@ def rebuild_index(profile: bool = False) -> Rebuild:
     result.seconds = time.perf_counter() - started
     stats = engine.stats()
     result.size_bytes = int(stats.get("size_bytes") or 0)
-    result.segments = int(stats["segments"])
+    result.segments = int(stats.get("segments", 0))
     result.by_type = dict(stats["by_type"])
     return result
 
@@ -672,9 +705,10 @@ def _median(values: list[int]) -> float:
 
 def report(result: Result) -> str:
     rebuild, fresh = result.rebuild, result.freshness
+    engine = {"whoosh": "whoosh on disk", "postgres": "PostgreSQL full-text"}[result.backend]
     lines = [
         f"Meshport search benchmark — scale {result.scale}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, whoosh on disk, in process; latencies in ms",
+        f"{platform.python_version()}, {engine}, in process; latencies in ms",
         "",
         "| category | n | p50 | p95 | max | first run p95 | target p95 | ok | hits |",
         "|---|---:|---:|---:|---:|---:|---:|---|---|",
@@ -690,10 +724,11 @@ def report(result: Result) -> str:
         f"{rebuild.seconds:.1f} s, {rebuild.documents / max(rebuild.seconds, 1e-9):,.0f} docs/s"
         f"{verdict}; building documents from the database "
         f"{rebuild.building_s:.1f} s of it; {rebuild.procs} indexing processes; index "
-        f"{rebuild.size_bytes / 2**20:,.0f} MB in {rebuild.segments} segments"
+        f"{rebuild.size_bytes / 2**20:,.0f} MB"
+        + (f" in {rebuild.segments} segments" if result.backend == "whoosh" else " in tables")
         + (" (under cProfile: slower than without)" if rebuild.profile else ""),
         "- documents by type: " + ", ".join(f"{t} {n:,}" for t, n in rebuild.by_type.items()),
-        f"- first search of a new backend (opens the index, reads its columns): "
+        "- first search of a new backend (whoosh: opens the index, reads its columns): "
         f"{result.open_ms:.0f} ms",
     ]
     lines += _fresh_lines(fresh)
@@ -752,6 +787,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", default=None, help="where a temporary store goes")
     parser.add_argument("--profile", action="store_true", help="cProfile of slow parts")
     parser.add_argument("--json", type=Path, default=None, help="also write the results")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="whoosh")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="the store's database (empty, or filled by an earlier run with the same --keep)",
+    )
     return parser.parse_args(argv)
 
 
@@ -769,9 +810,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: argparse.Namespace, path: Path) -> Result:
     environment(path)
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
     import django
 
     django.setup()
+    from django.db import connection
+
+    if args.backend == "postgres" and connection.vendor != "postgresql":
+        raise SystemExit("--backend postgres needs a PostgreSQL store: give --database-url")
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -790,6 +837,7 @@ def _run(args: argparse.Namespace, path: Path) -> Result:
         profile=args.profile,
         store=store,
         progress=say,
+        backend_name=args.backend,
     )
 
 

@@ -737,3 +737,129 @@ class OwnershipChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.party_label} as {self.role} of {self.target_label}"
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when and through which door: one row per change to products,
+    ownership, SLOs, scorecards, waivers, webhooks and tokens, written in the transaction
+    of the change itself (see ``catalog.audit``). Append-only."""
+
+    class Via(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        COMMAND = "command", "Command"
+        FILE = "file", "File"
+
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.CharField(max_length=255)
+    via = models.CharField(max_length=8, choices=Via.choices)
+    action = models.CharField(max_length=48)  # "<target type>.<verb>": "product.published"
+    target_type = models.CharField(max_length=16)
+    target = models.CharField(max_length=255)  # the key a page links by: external id, slug, pk
+    target_label = models.CharField(max_length=1024)
+    summary = models.TextField(blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="audit_at_idx"),
+            models.Index(fields=["target_type", "target"], name="audit_target_idx"),
+            models.Index(fields=["actor", "-at"], name="audit_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target_label}"
+
+
+# --- login throttling -------------------------------------------------------------------------
+
+
+class LoginFailure(models.Model):
+    """A failed login to the portal, kept while it counts against the throttle window
+    (``meshport.access``). In the database, not a per-process cache, so that every web
+    process counts the same failures."""
+
+    username = models.CharField(max_length=150, blank=True)  # as typed, lower-cased
+    ip = models.CharField(max_length=45, blank=True)  # "" when the address is unknown
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["username", "at"], name="login_failure_user_idx"),
+            models.Index(fields=["ip", "at"], name="login_failure_ip_idx"),
+            models.Index(fields=["at"], name="login_failure_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username or '-'} from {self.ip or '?'}"
+
+
+# --- search on PostgreSQL ---------------------------------------------------------------------
+
+
+class SearchEntry(models.Model):
+    """One document of the PostgreSQL search index (``catalog.search.postgres_backend``).
+
+    ``document`` holds what a hit shows; ``rank`` is the document's rank multiplier and
+    ``updated`` its last update in epoch seconds (0: never), as the whoosh index stores
+    them. On PostgreSQL the migration adds what only PostgreSQL can index: ``terms``
+    (a ``tsvector`` of field-tagged terms, GIN), ``facet_terms`` (``text[]`` of
+    ``facet\\x1evalue``, GIN) and ``lengths`` (``real[]``, each scored field's length).
+    The backend writes rows with SQL of its own; on SQLite the table only exists.
+    """
+
+    id = models.CharField(max_length=300, primary_key=True)
+    type = models.CharField(max_length=16)
+    name = models.TextField()
+    sort_name = models.TextField()  # lowercased name, compared byte by byte
+    document = models.JSONField(default=dict)
+    fingerprint = models.CharField(max_length=32)
+    rank = models.FloatField(default=1.0)
+    updated = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "search entries"
+        # Browsing without words or filters reads a page in order, not every row.
+        indexes = [
+            models.Index(fields=["-rank"], name="search_entry_rank"),
+            models.Index(fields=["sort_name", "id"], name="search_entry_name"),
+            models.Index(fields=["-updated"], name="search_entry_updated"),
+            models.Index(fields=["type"], name="search_entry_type"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class SearchTerm(models.Model):
+    """A term of the PostgreSQL search index and how many documents hold it (idf, typo
+    corrections, facet counts without a query).
+
+    ``term`` is ``<field code>:<term>`` as in ``SearchEntry.terms`` (``n:customer``,
+    ``n:sales region``); ``f:<facet>\\x1e<value>`` counts a facet value. ``n#`` describes
+    a field: documents with a name, and their ``length`` summed (BM25's average length);
+    ``*:`` counts all documents; ``*:format`` holds the layout (``docs``) the index was
+    written in.
+    """
+
+    term = models.TextField(primary_key=True)
+    docs = models.IntegerField(default=0)
+    length = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.term} ({self.docs})"
+
+
+class SearchLabel(models.Model):
+    """A facet value's display name (a domain's slug → its name) in the PostgreSQL index."""
+
+    value = models.TextField(primary_key=True)
+    label = models.TextField()
+
+    def __str__(self) -> str:
+        return f"{self.value}: {self.label}"

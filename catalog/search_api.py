@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from catalog.search import FACETS, QueryError, SearchQuery, SearchResults, backend
 from catalog.search.base import MAX_PAGE_SIZE
 from catalog.search.outbox import search_status
+from meshport.openapi import errors
 
 MARQUEZ_TYPES = {"DATASET": "dataset", "JOB": "job"}
 MARQUEZ_SORTS = {"NAME": "name", "UPDATE_AT": "updated"}
@@ -127,7 +128,7 @@ class SearchView(APIView):
             OpenApiParameter("filter", str, description="Marquez: DATASET or JOB"),
             OpenApiParameter("limit", int, description="Marquez: results wanted"),
         ],
-        responses={200: dict},
+        responses={200: dict, **errors(400, 401)},
     )
     def get(self, request: Request) -> Response:
         if is_marquez(request.query_params):
@@ -182,7 +183,11 @@ class SuggestInput(serializers.Serializer):
 class SuggestView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Suggestions as you type", parameters=[SuggestInput], responses=dict)
+    @extend_schema(
+        summary="Suggestions as you type",
+        parameters=[SuggestInput],
+        responses={200: dict, **errors(400, 401)},
+    )
     def get(self, request: Request) -> Response:
         data = SuggestInput(data=request.query_params)
         data.is_valid(raise_exception=True)
@@ -204,6 +209,6 @@ class SuggestView(APIView):
 class SearchStatusView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Index lag and size", responses=dict)
+    @extend_schema(summary="Index lag and size", responses={200: dict, **errors(401)})
     def get(self, request: Request) -> Response:
         return Response(search_status())

@@ -1,4 +1,5 @@
-"""The search backend contract, run against every engine (whoosh on disk, whoosh in RAM)."""
+"""The search backend contract, run against every engine (whoosh on disk, whoosh in RAM,
+PostgreSQL full-text when the tests run on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from catalog.search import QueryError, SearchBackend, SearchDocument, SearchQuery, arrays
+from catalog.search.postgres_backend import PostgresBackend
 from catalog.search.whoosh_backend import MemoryBackend, WhooshBackend
+from tests.catalog.search_engines import skip_unless_postgres
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -76,10 +79,14 @@ MESH = [
 ]
 
 
-@pytest.fixture(params=["whoosh", "memory"])
+# PostgreSQL's index is tables of the test database, emptied by each test's rollback.
+@pytest.fixture(params=["whoosh", "memory", pytest.param("postgres", marks=pytest.mark.django_db)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchBackend]:
     if request.param == "whoosh":
         yield WhooshBackend("test", {"PATH": str(tmp_path / "search"), "REBUILD_PROCS": 1})
+    elif request.param == "postgres":
+        skip_unless_postgres()
+        yield PostgresBackend("test", {})
     else:
         yield MemoryBackend("test", {})
 

@@ -20,10 +20,12 @@ from catalog.search.outbox import search_outbox_add, search_outbox_drain, search
 from catalog.search.whoosh_backend import WhooshBackend
 from catalog.services import data_product_retire
 from lineage.services import lineage_event_ingest
+from tests.catalog.search_engines import search_engine  # noqa: F401 (a fixture)
 from tests.catalog.test_product_pages import register
 from tests.conftest import index_now, run_event
 
-pytestmark = pytest.mark.django_db
+# Each test on whoosh in RAM and on PostgreSQL (when the tests run on it).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("search_engine")]
 
 ORDERS = ("postgres://db.example.com:5432", "shop.public.orders")
 

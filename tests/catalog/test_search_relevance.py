@@ -1,8 +1,9 @@
 """Relevance: what a person types, and what must be in the first three hits.
 
 Over the demo mesh (``load_demo``) and every OpenLineage fixture event, indexed once for the
-module. Each case names the kind of question it stands for; ``first`` cases must rank the
-expected hit first, the others must have every expected hit in the top three.
+module and each engine (whoosh in RAM; PostgreSQL when the tests run on it). Each case
+names the kind of question it stands for; ``first`` cases must rank the expected hit
+first, the others must have every expected hit in the top three.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
+from django.test import override_settings
 
 from catalog.search import SearchBackend, SearchQuery, backend, reset_backends
 from catalog.search.outbox import search_outbox_drain
 from lineage.services import lineage_events_ingest
+from tests.catalog.search_engines import ENGINES, search_settings, skip_unless_postgres
 from tests.lineage import fixture_corpus as fc
 
 # Marked so that the test database exists for the module's shared data (set up once).
@@ -103,9 +107,14 @@ def fresh_search_index() -> Iterator[None]:
     yield
 
 
-@pytest.fixture(scope="module")
-def engine(django_db_setup: Any, django_db_blocker: Any) -> Iterator[SearchBackend]:
-    with django_db_blocker.unblock():
+@pytest.fixture(scope="module", params=list(ENGINES))
+def engine(
+    request: pytest.FixtureRequest, django_db_setup: Any, django_db_blocker: Any
+) -> Iterator[SearchBackend]:
+    if request.param == "postgres":
+        skip_unless_postgres()
+    chosen = search_settings(request.param, settings.MESHPORT_SEARCH)
+    with django_db_blocker.unblock(), override_settings(MESHPORT_SEARCH=chosen):
         reset_backends()
         call_command("load_demo", "--no-progress", stdout=StringIO())
         payloads = [event.payload for event in fc.load_corpus().events]
