@@ -85,7 +85,7 @@ def _scorecard() -> Any:
     definition = definition_from_dict(
         {"slug": "bench", "name": "Benchmark readiness", "levels": list(LEVELS), "checks": checks}
     )
-    return scorecard_save(definition=definition)
+    return scorecard_save(actor="benchmark", via="command", definition=definition)
 
 
 def _run(label: str, scorecard: Any) -> tuple[str, str, str, str]:

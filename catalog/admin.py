@@ -6,8 +6,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from catalog.audit import Via
 from catalog.models import ApiToken, Dataset, DatasetField, DatasetVersion, Namespace
 from catalog.search.outbox import search_outbox_add
+from catalog.services import api_token_issue, api_token_revoke
 
 
 class SearchIndexedAdmin(admin.ModelAdmin):
@@ -95,8 +97,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         scopes = obj.scopes if isinstance(obj.scopes, list) else [str(obj.scopes)]
-        token, secret = ApiToken.issue(
-            name=obj.name, scopes=scopes, expires_at=obj.expires_at, created_by=request.user
+        token, secret = api_token_issue(
+            name=obj.name,
+            scopes=scopes,
+            actor=request.user.get_username(),
+            via=Via.ADMIN,
+            expires_at=obj.expires_at,
+            created_by=request.user,
         )
         obj.pk = token.pk
         self.message_user(
@@ -108,5 +115,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset:
-            token.revoke()
+            api_token_revoke(token=token, actor=request.user.get_username(), via=Via.ADMIN)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,8 @@ from catalog.roles import is_admin, is_steward
 
 # Recording every use would turn each read into a write; a minute's precision is enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
+# Each use and each refusal, by name and prefix (never the secret), for whoever reads logs.
+log = logging.getLogger("meshport.tokens")
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -35,9 +38,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Authorization header has no token.")
         token = ApiToken.objects.filter(hashed_secret=ApiToken.hash_secret(secret)).first()
         if token is None:
+            log.warning("unknown token %s refused: %s", _prefix(secret), _where(request))
             raise exceptions.AuthenticationFailed("Invalid token.")
         if not token.is_active:
+            log.warning("inactive token %s refused: %s", token, _where(request))
             raise exceptions.AuthenticationFailed("Token is revoked or expired.")
+        log.info("token %s used: %s", token, _where(request))
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -45,6 +51,16 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="meshport"'
+
+
+def _prefix(secret: str) -> str:
+    """The identifying prefix of a secret shaped like ours (``mp_<prefix>_…``), else "?"."""
+    parts = secret.split("_")
+    return parts[1][:16] if len(parts) >= 3 and parts[0] == "mp" else "?"
+
+
+def _where(request: Request) -> str:
+    return f"{request.method} {request.path} from {request.META.get('REMOTE_ADDR', '?')}"
 
 
 def request_token(request: Request) -> ApiToken | None:

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from catalog.audit import Via, audit_record
 from catalog.descriptors.model import Member
 from catalog.descriptors.model import Team as TeamSpec
 from catalog.models import (
@@ -463,5 +464,18 @@ def ownership_remove(*, ownership: Ownership, source: str, actor: str) -> None:
 
 
 def _record(row: Ownership, action: str, source: str, actor: str) -> None:
+    """The change in the ownership history and, as a steward's edit, in the audit log."""
     label = _target_labels([row.target])[_ref(row.target)]
-    _change(row, action, source, actor, timezone.now(), label).save()
+    change = _change(row, action, source, actor, timezone.now(), label)
+    change.save()
+    target = row.target
+    key = target.external_id if isinstance(target, DataProduct) else target.pk
+    audit_record(
+        actor=actor,
+        via=Via.PORTAL if source == Ownership.Source.PORTAL else Via.API,
+        action=f"ownership.{'granted' if action == OwnershipChange.Action.ADDED else 'removed'}",
+        target=f"{change.target_kind}:{key}",
+        label=f"{change.party_label} as {row.get_role_display().lower()} of {label}",
+        changes={"party": change.party_label, "role": row.role, "of": label},
+        at=change.at,
+    )

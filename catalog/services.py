@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from catalog.audit import Via, actor_of, audit_record, token_recorded
 from catalog.consumers import DatasetRef
 from catalog.descriptors import DescriptorError, parse_bundle
 from catalog.descriptors.binding import bind_product
@@ -106,6 +107,7 @@ def data_product_register(
     leave the descriptor usable are warnings, or errors with ``strict``.
     """
     spec = parse_bundle(files, strict=strict)
+    _check_identities_fit(spec)
     if expected_id is not None and spec.id != expected_id:
         raise fail("id", f"the descriptor's id {spec.id!r} is not the {expected_id!r} of the URL")
     _check_contract_ids(spec)
@@ -153,11 +155,65 @@ def data_product_register(
                     accept_breaking and any(f["severity"] == "breaking" for f in report)
                 ),
             )
+            _audit_publish(result, actor, source)
             if dry_run:
                 raise _DryRun
     except _DryRun:
         pass
     return result
+
+
+_VIA = {"api": Via.API, "portal": Via.PORTAL, "admin": Via.ADMIN}
+
+
+def _audit_publish(result: Registration, actor: str, source: str) -> None:
+    product, revision = result.product, result.revision
+    assert product is not None and revision is not None
+    breaking = sum(1 for f in result.report if f["severity"] == "breaking")
+    summary = f"revision {revision.number}, version {product.version or '—'}"
+    if breaking:
+        summary += f", {breaking} breaking change{'s' if breaking != 1 else ''} accepted"
+    audit_record(
+        actor=actor,
+        via=_VIA.get(source, Via.COMMAND),
+        action=f"product.{'published' if result.action == 'created' else 'revised'}",
+        target=product.external_id,
+        label=product.name or product.external_id,
+        summary=summary,
+        changes={
+            "revision": revision.number,
+            "version": product.version,
+            "status": product.status,
+            "changes": len(result.report),
+            "breaking": breaking,
+        },
+    )
+
+
+# Columns of what a descriptor names as identities (contract ids: 255): a longer value is
+# refused, not cut (two long ids cut alike would be one product). Other text is cut.
+_IDENTITY_LENGTHS = {"id": 255, "domain": 200, "subdomain": 200, "team/name": 200}
+
+
+def _check_identities_fit(spec: Product) -> None:
+    """PostgreSQL refuses text past a column (a 500 once the transaction began), SQLite
+    keeps it: both are refused here, by path, before anything is written."""
+    domain, sub = _domain_slugs(spec)
+    values = {
+        "id": spec.id,
+        "domain": max(spec.domain, domain, key=len),
+        "subdomain": max(spec.subdomain, sub, key=len),
+        "team/name": spec.team.name,
+    }
+    values.update({f"contracts/{i}/id": c.id for i, c in enumerate(spec.contracts)})
+    limits = {path: _IDENTITY_LENGTHS.get(path, 255) for path in values}
+    problems = [
+        Issue(path, f"at most {limits[path]} characters, not {len(value)}")
+        for path, value in values.items()
+        if len(value) > limits[path]
+    ]
+    if problems:
+        raise DescriptorError(problems)
 
 
 def _check_contract_ids(spec: Product) -> None:
@@ -311,8 +367,8 @@ def _store(
     # tags) must be rebuilt too; what shows it afterwards is found when the writer runs.
     shown_before = expand([f"product:{existing.pk}"]) if existing else set()
     product = existing or DataProduct(external_id=spec.id, created_at=now)
-    product.name = spec.name or spec.id
-    product.version = spec.version
+    product.name = (spec.name or spec.id)[:255]
+    product.version = spec.version[:64]
     product.status = spec.status or ProductStatus.DRAFT
     product.domain = _domain(spec)
     product.team = _team(spec, product.domain)
@@ -328,7 +384,7 @@ def _store(
     revision = ProductRevision.objects.create(
         product=product,
         number=number,
-        version=spec.version,
+        version=spec.version[:64],
         content_hash=digest,
         files=dict(files),
         normalized=normalized,
@@ -368,7 +424,7 @@ def _team(spec: Product, domain: Domain) -> Team | None:
     if not spec.team.name and not spec.team.members:
         return None
     team, _ = Team.objects.get_or_create(
-        name=spec.team.name or f"{spec.name or spec.id} team",
+        name=spec.team.name or f"{spec.name or spec.id}"[:195] + " team",
         defaults={"description": spec.team.description, "domain": domain},
     )
     if team.domain_id is None or (spec.team.description and not team.description):
@@ -395,8 +451,8 @@ def _replace_parts(product: DataProduct, spec: Product) -> None:
         c.id: Contract(
             product=product,
             external_id=c.id,
-            name=c.name,
-            version=c.version,
+            name=c.name[:255],
+            version=c.version[:64],
             status=c.status,
             format=c.format,
             description=c.description or c.purpose,
@@ -413,18 +469,13 @@ def _replace_parts(product: DataProduct, spec: Product) -> None:
             slas.append(
                 SlaProperty(
                     contract=contract,
-                    **{
-                        k: getattr(sla, k)
-                        for k in (
-                            "kind",
-                            "property",
-                            "value",
-                            "unit",
-                            "element",
-                            "duration_seconds",
-                            "percent",
-                        )
-                    },
+                    kind=sla.kind[:32],
+                    property=sla.property[:64],
+                    value=sla.value,
+                    unit=sla.unit[:32],
+                    element=sla.element[:1024],
+                    duration_seconds=sla.duration_seconds,
+                    percent=sla.percent,
                     raw=sla.raw[:255],
                 )
             )
@@ -513,19 +564,54 @@ def _property_rows(
 
 
 def data_product_retire(
-    *, product: DataProduct, token: ApiToken | None = None, user: Any = None
+    *,
+    product: DataProduct,
+    token: ApiToken | None = None,
+    user: Any = None,
+    actor: tuple[str, str] | None = None,
 ) -> DataProduct:
-    """Retire a product: it stays in the catalog, with its history, as ``retired``."""
+    """Retire a product: it stays in the catalog, with its history, as ``retired``.
+    ``actor``: ``(who, via)`` for the audit log when neither a token nor a user acts (a
+    command)."""
     if token is not None and product.domain and not token.allows_domain(product.domain.top_slug):
         raise DomainForbidden(f"token {token.name!r} may not retire products of this domain")
     if token is None and user is not None and not grant_of(user).allows_product(product):
         raise DomainForbidden(f"{user.get_username()} may not retire products of this domain")
+    before = product.status
     product.status = ProductStatus.RETIRED
     product.updated_at = timezone.now()
+    who, via = actor or actor_of(token=token, user=user)
     with transaction.atomic():
         product.save(update_fields=["status", "updated_at"])
         search_outbox_add([f"product:{product.pk}"])
+        audit_record(
+            actor=who,
+            via=via,
+            action="product.retired",
+            target=product.external_id,
+            label=product.name or product.external_id,
+            changes={"status": [before, product.status]},
+        )
     return product
+
+
+def api_token_issue(
+    *, name: str, scopes: list[str], actor: str, via: str, **extra: Any
+) -> tuple[ApiToken, str]:
+    """Issue a token (``extra``: ``domains``, ``expires_at``, ``created_by``) and record
+    who did; returns it with its secret, which is shown once and never stored."""
+    with transaction.atomic():
+        token, secret = ApiToken.issue(name=name, scopes=scopes, **extra)
+        token_recorded(token, "issued", actor=actor, via=via)
+    return token, secret
+
+
+def api_token_revoke(*, token: ApiToken, actor: str, via: str) -> None:
+    if token.revoked_at is not None:
+        return
+    with transaction.atomic():
+        token.revoke()
+        token_recorded(token, "revoked", actor=actor, via=via)
 
 
 def issues_as_dicts(error: DescriptorError) -> list[dict[str, str]]:

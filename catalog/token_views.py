@@ -12,8 +12,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from catalog.audit import Via
 from catalog.forms import TokenForm
 from catalog.models import ApiToken
+from catalog.services import api_token_issue, api_token_revoke
 from meshport.access import admin_required
 
 
@@ -35,9 +37,11 @@ def tokens(request: HttpRequest) -> HttpResponse:
         return _list_page(request, form, status=400)
     data = form.cleaned_data
     days = data["expires_in_days"]
-    token, secret = ApiToken.issue(
+    token, secret = api_token_issue(
         name=data["name"],
         scopes=data["scopes"],
+        actor=request.user.get_username(),
+        via=Via.PORTAL,
         domains=sorted(data["domains"]),
         expires_at=timezone.now() + timedelta(days=days) if days else None,
         created_by=request.user,
@@ -53,6 +57,6 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = ApiToken.objects.filter(pk=pk).first()
     if token is None:
         raise Http404("No such token.")
-    token.revoke()
+    api_token_revoke(token=token, actor=request.user.get_username(), via=Via.PORTAL)
     messages.success(request, f"Revoked {token.name} ({token.prefix}): it is refused from now on.")
     return redirect("catalog:tokens")

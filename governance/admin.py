@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from catalog.audit import Via
 from governance.checks import RULE, UnknownCheck, check_type
 from governance.models import (
     Scorecard,
@@ -158,7 +159,7 @@ class SloAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if not change:
             obj.source = Slo.Source.ADMIN
-        slo_save(slo=obj)
+        slo_save(slo=obj, actor=request.user.get_username(), via=Via.ADMIN)
 
 
 # --- scorecards ---------------------------------------------------------------------------
@@ -249,7 +250,9 @@ class ScorecardAdmin(admin.ModelAdmin):
     @admin.action(description="Run the selected scorecards now")
     def run_now(self, request: HttpRequest, queryset: QuerySet[Scorecard]) -> None:
         for scorecard in queryset:
-            scorecard_run_request(scorecard=scorecard, requested_by=request.user.get_username())
+            scorecard_run_request(
+                scorecard=scorecard, requested_by=request.user.get_username(), via=Via.ADMIN
+            )
         messages.success(request, f"{queryset.count()} run(s) queued for the worker.")
 
 

@@ -28,7 +28,13 @@ import django_filters
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.utils.text import slugify
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import ListAPIView
@@ -38,6 +44,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api import DescriptorParser, descriptor_files, product_by_id
+from catalog.audit import Via
 from catalog.auth import CanGovern, actor_name, request_token
 from catalog.descriptors import DescriptorError
 from catalog.models import DataProduct
@@ -57,6 +64,7 @@ from governance.scorecard_services import (
     DryRun,
     Lint,
     WaiverError,
+    scorecard_delete,
     scorecard_dry_run,
     scorecard_lint,
     scorecard_run_request,
@@ -67,6 +75,7 @@ from governance.scorecard_services import (
 )
 from governance.scorecards import CheckDef, Definition, DefinitionError, definition_from_dict
 from meshport.api import GovernedWrites, Pagination
+from meshport.openapi import errors
 
 # --- permissions --------------------------------------------------------------------------
 
@@ -234,6 +243,12 @@ def _scorecards() -> QuerySet[Scorecard]:
     )
 
 
+# What the URL's slug converter routes: another path is the router's 404.
+SLUG = OpenApiParameter(
+    "slug", str, OpenApiParameter.PATH, pattern=r"^[-a-zA-Z0-9_]+$", description="Its slug."
+)
+
+
 def _scorecard_or_404(slug: str) -> Scorecard:
     scorecard = Scorecard.objects.select_related("last_run").filter(slug=slug).first()
     if scorecard is None:
@@ -241,6 +256,9 @@ def _scorecard_or_404(slug: str) -> Scorecard:
     return scorecard
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: ScorecardOutput(many=True), **errors(400, 401)})
+)
 class ScorecardListView(ListAPIView, GovernedWrites):
     """Scorecards with their levels, how many checks and their latest run. ``POST`` a
     definition document to create one (stewards)."""
@@ -253,7 +271,7 @@ class ScorecardListView(ListAPIView, GovernedWrites):
 
     @extend_schema(
         request=ScorecardDocument,
-        responses={201: ScorecardDetailOutput, 400: dict, 401: dict, 403: dict, 409: dict},
+        responses={201: ScorecardDetailOutput, **errors(400, 401, 403, 409)},
     )
     def post(self, request: Request) -> Response:
         try:
@@ -266,21 +284,27 @@ class ScorecardListView(ListAPIView, GovernedWrites):
                 {"error": message, "errors": [{"path": "slug", "message": message}]},
                 status=status.HTTP_409_CONFLICT,
             )
-        scorecard = scorecard_save(definition=definition, source=Scorecard.Source.API)
+        scorecard = scorecard_save(
+            definition=definition,
+            actor=actor_name(request),
+            via=Via.API,
+            source=Scorecard.Source.API,
+        )
         return Response(ScorecardDetailOutput(scorecard).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(parameters=[SLUG])
 class ScorecardView(GovernedWrites):
     """One scorecard with its whole definition. ``PUT`` a definition to replace it,
     ``DELETE`` it with its runs and waivers (stewards)."""
 
-    @extend_schema(responses={200: ScorecardDetailOutput, 404: dict})
+    @extend_schema(responses={200: ScorecardDetailOutput, **errors(401, 404)})
     def get(self, request: Request, slug: str) -> Response:
         return Response(ScorecardDetailOutput(_scorecard_or_404(slug)).data)
 
     @extend_schema(
         request=ScorecardDocument,
-        responses={200: ScorecardDetailOutput, 400: dict, 401: dict, 403: dict, 404: dict},
+        responses={200: ScorecardDetailOutput, **errors(400, 401, 403, 404)},
     )
     def put(self, request: Request, slug: str) -> Response:
         _scorecard_or_404(slug)
@@ -288,12 +312,17 @@ class ScorecardView(GovernedWrites):
             definition = _read_definition(request.data, slug)
         except DefinitionError as exc:
             return _invalid_definition(exc)
-        scorecard = scorecard_save(definition=definition, source=Scorecard.Source.API)
+        scorecard = scorecard_save(
+            definition=definition,
+            actor=actor_name(request),
+            via=Via.API,
+            source=Scorecard.Source.API,
+        )
         return Response(ScorecardDetailOutput(_scorecard_or_404(scorecard.slug)).data)
 
-    @extend_schema(responses={204: None, 401: dict, 403: dict, 404: dict})
+    @extend_schema(responses={204: None, **errors(401, 403, 404)})
     def delete(self, request: Request, slug: str) -> Response:
-        _scorecard_or_404(slug).delete()
+        scorecard_delete(scorecard=_scorecard_or_404(slug), actor=actor_name(request), via=Via.API)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -346,6 +375,7 @@ def _dry_run_answer(preview: DryRun, before: Definition, after: Definition) -> d
     }
 
 
+@extend_schema(parameters=[SLUG])
 class ScorecardDryRunView(APIView):
     """What a changed definition would do to every product, compared with the saved one
     over the same facts; nothing is saved (stewards)."""
@@ -354,7 +384,7 @@ class ScorecardDryRunView(APIView):
 
     @extend_schema(
         request=ScorecardDocument,
-        responses={200: DryRunOutput, 400: dict, 401: dict, 403: dict, 404: dict},
+        responses={200: DryRunOutput, **errors(400, 401, 403, 404)},
     )
     def post(self, request: Request, slug: str) -> Response:
         scorecard = _scorecard_or_404(slug)
@@ -447,6 +477,7 @@ def _evaluation(definition: Definition, lint: Lint) -> dict[str, Any]:
     }
 
 
+@extend_schema(parameters=[SLUG])
 class ScorecardEvaluateView(APIView):
     """Shift-left: the level a descriptor would earn, as if it were registered now, before
     it is merged. Send it as ``PUT /api/v1/products/{id}`` takes it: a YAML or JSON body,
@@ -457,7 +488,7 @@ class ScorecardEvaluateView(APIView):
 
     @extend_schema(
         request={"application/yaml": {"type": "string"}, "multipart/form-data": dict},
-        responses={200: EvaluationOutput, 400: dict, 401: dict, 403: dict, 404: dict, 413: dict},
+        responses={200: EvaluationOutput, **errors(400, 401, 403, 404, 413)},
     )
     def post(self, request: Request, slug: str) -> Response:
         definition = Definition.from_model(_scorecard_or_404(slug))
@@ -475,6 +506,10 @@ class ScorecardEvaluateView(APIView):
 # --- runs and results -------------------------------------------------------------------------
 
 
+@extend_schema(parameters=[SLUG])
+@extend_schema_view(
+    get=extend_schema(responses={200: ScorecardRunOutput(many=True), **errors(400, 401, 404)})
+)
 class ScorecardRunListView(ListAPIView, GovernedWrites):
     """The scorecard's runs, newest first. ``POST`` starts one now (stewards): it is queued
     for the worker, and answered at once (202) with its status."""
@@ -488,7 +523,7 @@ class ScorecardRunListView(ListAPIView, GovernedWrites):
         scorecard = _scorecard_or_404(self.kwargs["slug"])
         return scorecard.runs.select_related("scorecard").order_by("-created_at", "-pk")
 
-    @extend_schema(request=None, responses={202: ScorecardRunOutput, 401: dict, 403: dict})
+    @extend_schema(request=None, responses={202: ScorecardRunOutput, **errors(401, 403, 404)})
     def post(self, request: Request, slug: str) -> Response:
         run = scorecard_run_request(
             scorecard=_scorecard_or_404(slug), requested_by=actor_name(request)
@@ -504,10 +539,11 @@ def _run_or_404(slug: str, pk: int) -> ScorecardRun:
     return run
 
 
+@extend_schema(parameters=[SLUG])
 class ScorecardRunView(APIView):
     """One run: its status, summary, and the definition it used."""
 
-    @extend_schema(responses={200: ScorecardRunDetailOutput, 404: dict})
+    @extend_schema(responses={200: ScorecardRunDetailOutput, **errors(401, 404)})
     def get(self, request: Request, slug: str, pk: int) -> Response:
         return Response(ScorecardRunDetailOutput(_run_or_404(slug, pk)).data)
 
@@ -566,6 +602,10 @@ class ScorecardResultFilter(django_filters.FilterSet):
         return queryset.filter(**{f"checks__{value}__status": CheckStatus.FAIL})
 
 
+@extend_schema(parameters=[SLUG])
+@extend_schema_view(
+    get=extend_schema(responses={200: ScorecardResultOutput(many=True), **errors(400, 401, 404)})
+)
 class ScorecardResultListView(ListAPIView):
     """Each product's result in a run: score, level, what moved, every check with its
     evidence. Filters: ``level``, ``product``, ``changed``, ``failing``."""
@@ -588,12 +628,13 @@ class ProductResultQuery(serializers.Serializer):
         return product_by_id(value)
 
 
+@extend_schema(parameters=[SLUG])
 class ScorecardProductResultView(APIView):
     """A product's result in the scorecard's latest done run: ``?product=<id>``."""
 
     @extend_schema(
         parameters=[ProductResultQuery],
-        responses={200: ScorecardResultOutput, 400: dict, 404: dict},
+        responses={200: ScorecardResultOutput, **errors(400, 401, 404)},
     )
     def get(self, request: Request, slug: str) -> Response:
         scorecard = _scorecard_or_404(slug)
@@ -716,6 +757,7 @@ def _waiver_or_404(pk: int) -> Waiver:
     return waiver
 
 
+@extend_schema_view(get=extend_schema(responses={200: WaiverOutput(many=True), **errors(400, 401)}))
 class WaiverListView(ListAPIView):
     """Waivers, newest first. ``POST`` asks for one: the product's owners (signed in, or
     with a ``products:write`` token of theirs) and stewards may; a steward decides."""
@@ -734,7 +776,7 @@ class WaiverListView(ListAPIView):
 
     @extend_schema(
         request=WaiverInput,
-        responses={201: WaiverDetailOutput, 400: dict, 401: dict, 403: dict},
+        responses={201: WaiverDetailOutput, **errors(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
         data = WaiverInput(data=request.data)
@@ -763,19 +805,12 @@ class WaiverListView(ListAPIView):
 class WaiverView(APIView):
     """One waiver with its audit trail."""
 
-    @extend_schema(responses={200: WaiverDetailOutput, 404: dict})
+    @extend_schema(responses={200: WaiverDetailOutput, **errors(401, 404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(WaiverDetailOutput(_waiver_or_404(pk)).data)
 
 
-_DECISION_RESPONSES = {
-    200: WaiverDetailOutput,
-    400: dict,
-    401: dict,
-    403: dict,
-    404: dict,
-    409: dict,
-}
+_DECISION_RESPONSES = {200: WaiverDetailOutput, **errors(400, 401, 403, 404, 409)}
 
 
 def _decision(

@@ -23,6 +23,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from catalog.audit import Via, audit_record
+from catalog.descriptors.loading import yaml_load
 from catalog.descriptors.parse import parse_bundle
 from catalog.models import DataProduct
 from governance.facts import HORIZON, ProductFacts, facts_for_products, facts_for_spec
@@ -61,11 +63,16 @@ LONGEST_WAIVER = timedelta(days=366)  # an exemption is looked at again within a
 
 
 def scorecard_save(
-    *, definition: Definition, source: str = Scorecard.Source.API, source_path: str = ""
+    *,
+    definition: Definition,
+    actor: str,
+    via: str,
+    source: str = Scorecard.Source.API,
+    source_path: str = "",
 ) -> Scorecard:
     """Create or replace the scorecard ``definition.slug`` with its levels and checks."""
     with transaction.atomic():
-        scorecard, _ = Scorecard.objects.select_for_update().get_or_create(
+        scorecard, created = Scorecard.objects.select_for_update().get_or_create(
             slug=definition.slug, defaults={"name": definition.name}
         )
         for attr in ("name", "description", "schedule", "enabled"):
@@ -93,7 +100,30 @@ def scorecard_save(
                     "ordinal": i,
                 },
             )
+        _audit_scorecard(scorecard, "created" if created else "changed", actor, via)
     return scorecard
+
+
+def scorecard_delete(*, scorecard: Scorecard, actor: str, via: str) -> None:
+    """Delete a scorecard with its history and waivers bound to it."""
+    with transaction.atomic():
+        _audit_scorecard(scorecard, "deleted", actor, via)
+        scorecard.delete()
+
+
+def _audit_scorecard(scorecard: Scorecard, verb: str, actor: str, via: str) -> None:
+    checks = [] if verb == "deleted" else list(scorecard.checks.values_list("key", flat=True))
+    audit_record(
+        actor=actor,
+        via=via,
+        action=f"scorecard.{verb}",
+        target=scorecard.slug,
+        label=scorecard.name,
+        summary=f"{len(checks)} checks, schedule {scorecard.schedule or 'none'}" if checks else "",
+        changes={"checks": checks, "source": scorecard.source_path or scorecard.source}
+        if checks
+        else {},
+    )
 
 
 def _save_levels(scorecard: Scorecard, definition: Definition) -> dict[str, ScorecardLevel]:
@@ -125,7 +155,7 @@ def definitions_read(paths: Iterable[Path]) -> list[tuple[Path, Definition]]:
     errors: list[tuple[str, str]] = []
     for file in files:
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+            data = yaml_load(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             errors.append((str(file), f"cannot read: {exc}"))
             continue
@@ -146,12 +176,18 @@ def definitions_read(paths: Iterable[Path]) -> list[tuple[Path, Definition]]:
     return found
 
 
-def scorecards_load(*, paths: Iterable[Path]) -> list[Scorecard]:
+def scorecards_load(*, paths: Iterable[Path], actor: str = "load_scorecards") -> list[Scorecard]:
     """Load every scorecard under ``paths`` (all or nothing)."""
     read = definitions_read(paths)
     with transaction.atomic():
         return [
-            scorecard_save(definition=d, source=Scorecard.Source.FILE, source_path=str(f))
+            scorecard_save(
+                definition=d,
+                actor=actor,
+                via=Via.FILE,
+                source=Scorecard.Source.FILE,
+                source_path=str(f),
+            )
             for f, d in read
         ]
 
@@ -249,11 +285,22 @@ def scorecard_run_here(
     return done
 
 
-def scorecard_run_request(*, scorecard: Scorecard, requested_by: str) -> ScorecardRun:
+def scorecard_run_request(
+    *, scorecard: Scorecard, requested_by: str, via: str = Via.API
+) -> ScorecardRun:
     """A run now, on demand (portal, API): queued for the worker."""
-    run = ScorecardRun.objects.create(
-        scorecard=scorecard, trigger=ScorecardRun.Trigger.MANUAL, requested_by=requested_by
-    )
+    with transaction.atomic():
+        run = ScorecardRun.objects.create(
+            scorecard=scorecard, trigger=ScorecardRun.Trigger.MANUAL, requested_by=requested_by
+        )
+        audit_record(
+            actor=requested_by,
+            via=via,
+            action="scorecard.run_requested",
+            target=scorecard.slug,
+            label=scorecard.name,
+            changes={"run": run.pk},
+        )
     transaction.on_commit(lambda: _enqueue(run.pk))
     return run
 
@@ -571,6 +618,7 @@ def waiver_request(
     expires_at: datetime,
     actor: str,
     scorecard: Scorecard | None = None,
+    via: str = Via.API,
 ) -> Waiver:
     now = timezone.now()
     if not justification.strip():
@@ -591,10 +639,28 @@ def waiver_request(
             requested_by=actor,
             requested_at=now,
         )
-        WaiverEvent.objects.create(
-            waiver=waiver, action="requested", actor=actor, note=waiver.justification, at=now
-        )
+        _waiver_event(waiver, "requested", actor, waiver.justification, now, via)
     return waiver
+
+
+def _waiver_event(
+    waiver: Waiver, action: str, actor: str, note: str, at: datetime, via: str
+) -> None:
+    """The waiver's own history and the audit log, in the caller's transaction."""
+    WaiverEvent.objects.create(waiver=waiver, action=action, actor=actor, note=note, at=at)
+    audit_record(
+        actor=actor,
+        via=via,
+        action=f"waiver.{action}",
+        target=str(waiver.pk),
+        label=f"{waiver.check_key} for {waiver.product.external_id}",
+        summary=note,
+        changes={
+            "status": waiver.status,
+            "expires_at": waiver.expires_at.isoformat() if waiver.expires_at else None,
+        },
+        at=at,
+    )
 
 
 def _check_expiry(expires_at: datetime, now: datetime) -> None:
@@ -605,12 +671,22 @@ def _check_expiry(expires_at: datetime, now: datetime) -> None:
 
 
 def waiver_decide(
-    *, waiver: Waiver, approve: bool, actor: str, note: str = "", expires_at: datetime | None = None
+    *,
+    waiver: Waiver,
+    approve: bool,
+    actor: str,
+    note: str = "",
+    expires_at: datetime | None = None,
+    via: str = Via.API,
 ) -> Waiver:
     """A steward approves (optionally with another expiry) or denies a pending waiver."""
     now = timezone.now()
     with transaction.atomic():
-        locked = Waiver.objects.select_for_update().get(pk=waiver.pk)
+        locked = (
+            Waiver.objects.select_for_update(of=("self",))
+            .select_related("product")
+            .get(pk=waiver.pk)
+        )
         if locked.status != Waiver.Status.PENDING:
             raise WaiverError("status", f"the waiver is already {locked.status}")
         if approve and expires_at is not None:
@@ -621,19 +697,21 @@ def waiver_decide(
         locked.save()
         action = "approved" if approve else "denied"
         detail = f"{note} (until {locked.expires_at:%Y-%m-%d})" if approve else note
-        WaiverEvent.objects.create(
-            waiver=locked, action=action, actor=actor, note=detail.strip(), at=now
-        )
+        _waiver_event(locked, action, actor, detail.strip(), now, via)
     return locked
 
 
-def waiver_revoke(*, waiver: Waiver, actor: str, note: str = "") -> Waiver:
+def waiver_revoke(*, waiver: Waiver, actor: str, note: str = "", via: str = Via.API) -> Waiver:
     now = timezone.now()
     with transaction.atomic():
-        locked = Waiver.objects.select_for_update().get(pk=waiver.pk)
+        locked = (
+            Waiver.objects.select_for_update(of=("self",))
+            .select_related("product")
+            .get(pk=waiver.pk)
+        )
         if locked.status not in (Waiver.Status.PENDING, Waiver.Status.APPROVED):
             raise WaiverError("status", f"the waiver is already {locked.status}")
         locked.status = Waiver.Status.REVOKED
         locked.save(update_fields=["status"])
-        WaiverEvent.objects.create(waiver=locked, action="revoked", actor=actor, note=note, at=now)
+        _waiver_event(locked, "revoked", actor, note, now, via)
     return locked

@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
+from catalog.audit import Via
+from catalog.descriptors.loading import yaml_load
 from catalog.models import DataProduct
 from catalog.panels import Panel
 from catalog.roles import is_steward
@@ -156,7 +158,9 @@ def scorecard_run_now(request: HttpRequest, slug: str) -> HttpResponse:
     scorecard = _scorecard_or_404(slug)
     if denied := _stewards_only(request, "run a scorecard on demand"):
         return denied
-    run = scorecard_run_request(scorecard=scorecard, requested_by=request.user.get_username())
+    run = scorecard_run_request(
+        scorecard=scorecard, requested_by=request.user.get_username(), via=Via.PORTAL
+    )
     messages.success(request, f"Run #{run.pk} queued: the worker starts it within a minute.")
     return redirect(run.get_absolute_url())
 
@@ -194,8 +198,8 @@ def definition_read(text: str, scorecard: Scorecard) -> Definition:
     """The definition in ``text`` (YAML), for ``scorecard``: its slug cannot change here.
     Raises :class:`DefinitionError` with the path (or line) of every problem."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = yaml_load(text)
+    except yaml.YAMLError as exc:  # a syntax error (with its line), or loading.YAMLRefused
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "/"
         raise DefinitionError([(where, str(getattr(exc, "problem", None) or exc))]) from None
@@ -235,7 +239,12 @@ def scorecard_preview(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "governance/scorecard_preview.html", context, status=400)
     if form.cleaned_data["action"] == "save":
         if form.cleaned_data["previewed"] == digest(text):
-            scorecard_save(definition=definition, source=Scorecard.Source.ADMIN)
+            scorecard_save(
+                definition=definition,
+                actor=request.user.get_username(),
+                via=Via.PORTAL,
+                source=Scorecard.Source.ADMIN,
+            )
             messages.success(request, "Saved: the next run scores the products with it.")
             return redirect(scorecard)
         context["stale"] = True
@@ -330,6 +339,7 @@ def _ask(
             justification=form.cleaned_data["justification"],
             expires_at=end_of(form.cleaned_data["expires_at"]),
             actor=request.user.get_username(),
+            via=Via.PORTAL,
         )
     except WaiverError as exc:
         return [(exc.field, str(exc))]
@@ -360,6 +370,7 @@ def waiver_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
             actor=request.user.get_username(),
             note=form.cleaned_data["note"].strip(),
             expires_at=end_of(expires_on) if approve and expires_on else None,
+            via=Via.PORTAL,
         )
     except WaiverError as exc:
         return _back(request, "Nothing decided", [(exc.field, str(exc))])
@@ -378,7 +389,10 @@ def waiver_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
         return _back(request, "Not revoked", form_errors(form))
     try:
         waiver_revoke(
-            waiver=waiver, actor=request.user.get_username(), note=form.cleaned_data["note"]
+            waiver=waiver,
+            actor=request.user.get_username(),
+            note=form.cleaned_data["note"],
+            via=Via.PORTAL,
         )
     except WaiverError as exc:
         return _back(request, "Not revoked", [(exc.field, str(exc))])

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from catalog.audit import audit_record
 from catalog.models import DataProduct, Dataset
 from catalog.polling import PollingThread
 from governance import slo as kinds
@@ -74,12 +75,52 @@ def slos_evaluate(
     raise SloBusy(f"SLOs {pending} kept changing while being evaluated")
 
 
-def slo_save(*, slo: Slo) -> Slo:
+def slo_save(*, slo: Slo, actor: str, via: str) -> Slo:
     """Store a new or changed SLO and evaluate it at once over its whole window."""
+    before = Slo.objects.filter(pk=slo.pk).values(*_DEFINITION).first() if slo.pk else None
     slo.updated_at = timezone.now()
     slo.evaluated_at = None
-    slo.save()
+    with transaction.atomic():
+        slo.save()
+        after = {name: getattr(slo, name) for name in _DEFINITION}
+        changed = {
+            name: [_jsonable(before[name]) if before else None, _jsonable(value)]
+            for name, value in after.items()
+            if before is None or before[name] != value
+        }
+        if changed:
+            _audit_slo(slo, "created" if before is None else "changed", actor, via, changed)
     return slo_evaluate(slo=slo)
+
+
+def slo_delete(*, slo: Slo, actor: str, via: str) -> None:
+    """Remove an SLO with its history."""
+    with transaction.atomic():
+        _audit_slo(slo, "deleted", actor, via, {})
+        slo.delete()
+
+
+# What defines an SLO (the rest is its evaluation): what the audit log compares.
+_DEFINITION = [
+    "product_id", "key", "name", "kind", "source", "namespace", "dataset_name", "element",
+    "threshold_seconds", "min_rows", "max_rows", "tolerance", "target", "window_seconds",
+    "objective", "enabled",
+]  # fmt: skip
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _audit_slo(slo: Slo, verb: str, actor: str, via: str, changes: dict[str, Any]) -> None:
+    audit_record(
+        actor=actor,
+        via=via,
+        action=f"slo.{verb}",
+        target=str(slo.pk),
+        label=f"{slo.name} ({slo.get_kind_display().lower()})",
+        changes=changes,
+    )
 
 
 def _start(slo: Slo, now: datetime, since: datetime | None) -> datetime:

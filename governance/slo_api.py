@@ -7,14 +7,14 @@ may be changed here, and it goes away when the contract line does.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -23,12 +23,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api import product_by_id
-from catalog.auth import CanGovern
+from catalog.audit import Via
+from catalog.auth import CanGovern, actor_name
 from catalog.filters import domain_with_children
 from catalog.models import DataProduct
 from governance import services
 from governance.models import Slo, SloKind, SloSegment, SloState
 from meshport.api import GovernedWrites, Pagination
+from meshport.openapi import errors
 
 # --- serializers --------------------------------------------------------------------------
 
@@ -62,6 +64,10 @@ class SloSerializer(serializers.ModelSerializer[Slo]):
         return f"{slo.namespace}:{slo.dataset_name}" if slo.namespace else None
 
 
+MAX_THRESHOLD_SECONDS = 366 * 86400  # a yearly product's
+MAX_ROWS = 2**63 - 1
+
+
 class SloWriteSerializer(serializers.Serializer[Any]):
     """What a steward may set; each kind checks the thresholds it needs."""
 
@@ -71,9 +77,17 @@ class SloWriteSerializer(serializers.Serializer[Any]):
     namespace = serializers.CharField(required=False, max_length=1024)
     datasetName = serializers.CharField(required=False, max_length=1024)
     element = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    thresholdSeconds = serializers.FloatField(required=False, allow_null=True, min_value=60)
-    minRows = serializers.IntegerField(required=False, allow_null=True, min_value=0)
-    maxRows = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    # Bounded so that evaluation can add the threshold to a date, and the counts fit the
+    # database's 64-bit integers.
+    thresholdSeconds = serializers.FloatField(
+        required=False, allow_null=True, min_value=60, max_value=MAX_THRESHOLD_SECONDS
+    )
+    minRows = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_ROWS
+    )
+    maxRows = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_ROWS
+    )
     tolerance = serializers.FloatField(required=False, allow_null=True, min_value=0)
     target = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
     windowSeconds = serializers.FloatField(required=False, min_value=3600, max_value=28 * 86400)
@@ -168,6 +182,9 @@ def _slo_or_404(pk: int) -> Slo:
     return slo
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: SloSerializer(many=True), **errors(400, 401)})
+)
 class SloListView(ListAPIView, GovernedWrites):
     """SLOs with their current state and figures. ``POST`` adds one (stewards)."""
 
@@ -178,13 +195,15 @@ class SloListView(ListAPIView, GovernedWrites):
     def get_queryset(self) -> QuerySet[Slo]:
         return Slo.objects.select_related("product").order_by("product__external_id", "name", "id")
 
-    @extend_schema(request=SloWriteSerializer, responses={201: SloSerializer})
+    @extend_schema(
+        request=SloWriteSerializer, responses={201: SloSerializer, **errors(400, 401, 403)}
+    )
     def post(self, request: Request) -> Response:
         data = SloWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         slo = Slo(source=Slo.Source.API, **data.model_values())
         check_slo(slo)
-        slo = services.slo_save(slo=slo)
+        slo = services.slo_save(slo=slo, actor=actor_name(request), via=Via.API)
         return Response(SloSerializer(slo).data, status=status.HTTP_201_CREATED)
 
 
@@ -194,11 +213,14 @@ class SloView(GovernedWrites):
 
     serializer_class = SloSerializer
 
-    @extend_schema(responses=SloSerializer)
+    @extend_schema(responses={200: SloSerializer, **errors(401, 404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(SloSerializer(_slo_or_404(pk)).data)
 
-    @extend_schema(request=SloWriteSerializer, responses=SloSerializer)
+    @extend_schema(
+        request=SloWriteSerializer,
+        responses={200: SloSerializer, **errors(400, 401, 403, 404)},
+    )
     def patch(self, request: Request, pk: int) -> Response:
         slo = _slo_or_404(pk)
         data = SloWriteSerializer(data=request.data, partial=True)
@@ -213,16 +235,17 @@ class SloView(GovernedWrites):
         for attr, value in values.items():
             setattr(slo, attr, value)
         check_slo(slo)
-        return Response(SloSerializer(services.slo_save(slo=slo)).data)
+        saved = services.slo_save(slo=slo, actor=actor_name(request), via=Via.API)
+        return Response(SloSerializer(saved).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(400, 401, 403, 404)})
     def delete(self, request: Request, pk: int) -> Response:
         slo = _slo_or_404(pk)
         if slo.source == Slo.Source.CONTRACT:
             raise ValidationError(
                 {"source": "Declared by the product's contract: remove it from the contract."}
             )
-        slo.delete()
+        services.slo_delete(slo=slo, actor=actor_name(request), via=Via.API)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -243,9 +266,11 @@ def _time_param(request: Request, name: str, default: datetime) -> datetime:
         return default
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        aware = value if value.tzinfo else timezone.make_aware(value)
+        # In UTC, 0001-01-01T00:00+05:00 falls before the first year a datetime holds.
+        return aware.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValidationError({name: "An ISO 8601 date or time."}) from None
-    return value if value.tzinfo else timezone.make_aware(value)
 
 
 class SloHistoryView(APIView):
@@ -257,7 +282,7 @@ class SloHistoryView(APIView):
             OpenApiParameter("since", str, description="ISO 8601"),
             OpenApiParameter("until", str, description="ISO 8601"),
         ],
-        responses=SegmentSerializer(many=True),
+        responses={200: SegmentSerializer(many=True), **errors(400, 401, 404)},
     )
     def get(self, request: Request, pk: int) -> Response:
         slo = _slo_or_404(pk)
@@ -275,7 +300,7 @@ class SloEvaluateView(APIView):
 
     permission_classes = [CanGovern]
 
-    @extend_schema(request=None, responses=SloSerializer)
+    @extend_schema(request=None, responses={200: SloSerializer, **errors(401, 403, 404)})
     def post(self, request: Request, pk: int) -> Response:
         slo = services.slo_evaluate(slo=_slo_or_404(pk))
         return Response(SloSerializer(slo).data)

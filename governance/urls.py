@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance import my_views, scorecard_views, slo_views, views, webhook_views
+from governance import audit_views, my_views, scorecard_views, slo_views, views, webhook_views
 
 app_name = "governance"
 
@@ -29,5 +29,6 @@ urlpatterns = [
     path("waivers/<int:pk>/decide/", scorecard_views.waiver_decide_view, name="waiver-decide"),
     path("waivers/<int:pk>/revoke/", scorecard_views.waiver_revoke_view, name="waiver-revoke"),
     path("webhooks/", webhook_views.webhooks, name="webhooks"),
+    path("audit/", audit_views.audit_log, name="audit"),
     path("webhooks/<int:pk>/", webhook_views.webhook_detail, name="webhook-detail"),
 ]

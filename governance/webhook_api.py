@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -26,10 +26,12 @@ from governance.models import WebhookDelivery, WebhookSubscription
 from governance.webhooks import (
     validate_webhook_url,
     webhook_create,
+    webhook_delete,
     webhook_ping,
     webhook_update,
 )
 from meshport.api import Pagination
+from meshport.openapi import errors
 
 # --- serializers --------------------------------------------------------------------------
 
@@ -130,6 +132,9 @@ def _subscription_or_404(pk: int) -> WebhookSubscription:
     return subscription
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: WebhookSerializer(many=True), **errors(400, 401, 403)})
+)
 class WebhookListView(ListAPIView):
     """``GET``: the subscriptions. ``POST``: subscribe a URL; the answer holds its secret."""
 
@@ -142,7 +147,7 @@ class WebhookListView(ListAPIView):
 
     @extend_schema(
         request=WebhookInput,
-        responses={201: WebhookCreatedSerializer, 400: dict, 401: dict, 403: dict},
+        responses={201: WebhookCreatedSerializer, **errors(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
         data = WebhookInput(data=request.data)
@@ -158,26 +163,32 @@ class WebhookView(APIView):
 
     permission_classes = [CanGovern]
 
-    @extend_schema(responses={200: WebhookSerializer, 404: dict})
+    @extend_schema(responses={200: WebhookSerializer, **errors(401, 403, 404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(WebhookSerializer(_subscription_or_404(pk)).data)
 
     @extend_schema(
-        request=WebhookInput(partial=True), responses={200: WebhookSerializer, 400: dict}
+        request=WebhookInput(partial=True),
+        responses={200: WebhookSerializer, **errors(400, 401, 403, 404)},
     )
     def patch(self, request: Request, pk: int) -> Response:
         subscription = _subscription_or_404(pk)
         data = WebhookInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        webhook_update(subscription=subscription, changes=data.validated_data)
+        webhook_update(
+            subscription=subscription, changes=data.validated_data, actor=actor_name(request)
+        )
         return Response(WebhookSerializer(_subscription_or_404(pk)).data)
 
-    @extend_schema(responses={204: None, 404: dict})
+    @extend_schema(responses={204: None, **errors(401, 403, 404)})
     def delete(self, request: Request, pk: int) -> Response:
-        _subscription_or_404(pk).delete()
+        webhook_delete(subscription=_subscription_or_404(pk), actor=actor_name(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: DeliverySerializer(many=True), **errors(400, 401, 403, 404)})
+)
 class WebhookDeliveryListView(ListAPIView):
     """What was sent to a subscription, newest first; filter by ``status`` and ``event``."""
 
@@ -199,7 +210,7 @@ class WebhookPingView(APIView):
 
     permission_classes = [CanGovern]
 
-    @extend_schema(request=None, responses={202: DeliverySerializer, 404: dict})
+    @extend_schema(request=None, responses={202: DeliverySerializer, **errors(401, 403, 404)})
     def post(self, request: Request, pk: int) -> Response:
         delivery = webhook_ping(subscription=_subscription_or_404(pk))
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -59,6 +59,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from catalog.audit import Via, audit_record
 from catalog.models import DataProduct, Domain
 from governance.models import WebhookDelivery, WebhookSubscription
 
@@ -240,19 +241,22 @@ def webhook_create(
 ) -> WebhookSubscription:
     if product is not None and domain is not None:
         raise ValueError("A subscription is scoped to a product or a domain, not both.")
-    return WebhookSubscription.objects.create(
-        name=name,
-        url=url,
-        product=product,
-        domain=domain,
-        events=list(events),
-        active=active,
-        created_by=actor,
-    )
+    with transaction.atomic():
+        subscription = WebhookSubscription.objects.create(
+            name=name,
+            url=url,
+            product=product,
+            domain=domain,
+            events=list(events),
+            active=active,
+            created_by=actor,
+        )
+        _audit_webhook(subscription, "created", actor, _described(subscription))
+    return subscription
 
 
 def webhook_update(
-    *, subscription: WebhookSubscription, changes: Mapping[str, Any]
+    *, subscription: WebhookSubscription, changes: Mapping[str, Any], actor: str
 ) -> WebhookSubscription:
     """Apply ``changes`` (``name``, ``url``, ``events``, ``active``, and ``product`` /
     ``domain``: naming either replaces the scope, so ``{"domain": None}`` alone makes the
@@ -267,8 +271,43 @@ def webhook_update(
         subscription.domain = changes.get("domain")
         fields += ["product", "domain"]
     if fields:
-        subscription.save(update_fields=fields)
+        with transaction.atomic():
+            subscription.save(update_fields=fields)
+            _audit_webhook(subscription, "changed", actor, _described(subscription, fields))
     return subscription
+
+
+def webhook_delete(*, subscription: WebhookSubscription, actor: str) -> None:
+    with transaction.atomic():
+        _audit_webhook(subscription, "deleted", actor, {})
+        subscription.delete()
+
+
+def _described(subscription: WebhookSubscription, fields: Iterable[str] = ()) -> dict[str, Any]:
+    """What the audit log keeps of a subscription: its settings, never its secret."""
+    shown = set(fields) or {"url", "events", "active", "product", "domain"}
+    values = {
+        "url": subscription.url,
+        "events": subscription.events,
+        "active": subscription.active,
+        "product": subscription.product.external_id if subscription.product else None,
+        "domain": subscription.domain.slug if subscription.domain else None,
+        "name": subscription.name,
+    }
+    return {key: value for key, value in values.items() if key in shown}
+
+
+def _audit_webhook(
+    subscription: WebhookSubscription, verb: str, actor: str, changes: dict[str, Any]
+) -> None:
+    audit_record(
+        actor=actor,
+        via=Via.API,
+        action=f"webhook.{verb}",
+        target=str(subscription.pk),
+        label=subscription.name,
+        changes=changes,
+    )
 
 
 # --- signing ------------------------------------------------------------------------------

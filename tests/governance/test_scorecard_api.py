@@ -114,7 +114,7 @@ def test_the_list_shows_the_last_run_and_reads_in_a_fixed_number_of_queries(
 ) -> None:
     register("one", tags=("orders", "sales"))
     run = run_now(readiness())
-    scorecard_save(definition=Definition(slug="b", name="B"))
+    scorecard_save(actor="tester", via="api", definition=Definition(slug="b", name="B"))
     with django_assert_num_queries(3):  # count, page, levels
         body = anonymous.get("/api/v1/scorecards").json()
     last = body["results"][1]["lastRun"]
@@ -198,7 +198,13 @@ def test_put_takes_over_a_scorecard_loaded_from_a_file_as_the_portal_does(
     governor: APIClient,
 ) -> None:
     ((path, definition),) = definitions_read([DEMO_READINESS])
-    scorecard_save(definition=definition, source=Scorecard.Source.FILE, source_path=str(path))
+    scorecard_save(
+        actor="tester",
+        via="api",
+        definition=definition,
+        source=Scorecard.Source.FILE,
+        source_path=str(path),
+    )
     replaced = governor.put("/api/v1/scorecards/readiness", READINESS, format="json")
     assert (replaced.status_code, replaced.json()["source"]) == (200, "api")
     assert Scorecard.objects.get().checks.count() == 2
@@ -276,7 +282,7 @@ def test_evaluate_gives_what_a_run_gives_once_the_descriptor_is_registered(
     ci: APIClient,
 ) -> None:
     ((_, definition),) = definitions_read([DEMO_READINESS])
-    scorecard_save(definition=definition)
+    scorecard_save(actor="tester", via="api", definition=definition)
     register("upstream", tags=("orders", "sales"))
     descriptor = {"tags": ("orders",), "inputs": inputs_from("upstream")}
     evaluated = evaluate(ci, bundle("new", **descriptor)).json()
@@ -354,7 +360,7 @@ def test_runs_are_listed_newest_first_and_a_steward_starts_one(
 def test_a_run_shows_its_summary_and_the_definition_it_used(anonymous: APIClient) -> None:
     register("one", tags=("orders", "sales"))
     run = run_now(readiness())
-    scorecard_save(definition=Definition(slug="other", name="Other"))
+    scorecard_save(actor="tester", via="api", definition=Definition(slug="other", name="Other"))
     body = anonymous.get(f"/api/v1/scorecards/readiness/runs/{run.pk}").json()
     assert body["summary"]["levels"] == {"silver": 1} and body["status"] == "done"
     assert [c["key"] for c in body["definition"]["checks"]] == ["has_owner", "has_tags"]

@@ -210,7 +210,7 @@ def test_a_definition_round_trips_through_the_database() -> None:
     }
     read = definition_from_dict(data)
     assert read.slug == "round-trip"
-    saved = scorecard_save(definition=read)
+    saved = scorecard_save(actor="tester", via="api", definition=read)
     assert Definition.from_model(saved) == read
     assert definition_from_dict(read.to_dict()) == read
 
@@ -246,7 +246,7 @@ def readiness(**extra: Any) -> Scorecard:
         ],
         **extra,
     }
-    return scorecard_save(definition=definition_from_dict(data))
+    return scorecard_save(actor="tester", via="api", definition=definition_from_dict(data))
 
 
 def run_now(scorecard: Scorecard, at: datetime | None = None) -> ScorecardRun:
@@ -404,7 +404,7 @@ def test_a_dry_run_tells_what_the_following_real_run_does() -> None:
         "three": "bronze",
     }  # nothing written
 
-    scorecard_save(definition=stricter)
+    scorecard_save(actor="tester", via="api", definition=stricter)
     after = run_now(card)
     assert {c["product"]: c["to"] for c in preview.changed} == {
         pid: level for pid, level in levels(after).items() if level != "silver"
@@ -490,13 +490,15 @@ def test_shift_left_scores_a_descriptor_without_registering_it() -> None:
 def test_shift_left_sees_a_breaking_change_without_a_major_version() -> None:
     register("one", version="1.0.0")
     card = scorecard_save(
+        actor="tester",
+        via="api",
         definition=definition_from_dict(
             {
                 "name": "Breaks",
                 "levels": ["ok"],
                 "checks": [{"check": "no_unversioned_breaking_change", "level": "ok"}],
             }
-        )
+        ),
     )
     card_def = Definition.from_model(card)
     same_major = scorecard_lint(

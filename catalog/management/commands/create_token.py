@@ -3,13 +3,16 @@ on the last line, so that scripts can capture it with ``| tail -1``."""
 
 from __future__ import annotations
 
+import getpass
 from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from catalog.audit import Via
 from catalog.models import ApiToken
+from catalog.services import api_token_issue
 
 VALID_SCOPES = [scope for scope, _ in ApiToken.SCOPES]
 
@@ -45,9 +48,11 @@ class Command(BaseCommand):
             if options["expires_days"] <= 0:
                 raise CommandError("--expires-days must be positive")
             expires_at = timezone.now() + timedelta(days=options["expires_days"])
-        token, secret = ApiToken.issue(
+        token, secret = api_token_issue(
             name=name,
             scopes=options["scopes"],
+            actor=getpass.getuser(),
+            via=Via.COMMAND,
             expires_at=expires_at,
             domains=sorted(set(options["domains"])),
         )

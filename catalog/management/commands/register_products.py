@@ -39,6 +39,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from catalog.audit import Via
 from catalog.descriptors import DescriptorError, parse_bundle
 from catalog.descriptors.formats import detect
 from catalog.descriptors.loading import MAX_BYTES, load_text
@@ -251,7 +252,7 @@ class Command(BaseCommand):
         )
         if not options["dry_run"]:
             for product in stale:
-                data_product_retire(product=product)
+                data_product_retire(product=product, actor=(options["actor"], Via.COMMAND))
         return stale
 
     def _report_errors(self, outcome: Outcome) -> None:
