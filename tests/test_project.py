@@ -115,8 +115,9 @@ def test_the_openapi_schema_and_its_docs_render(client):
 
 
 @pytest.mark.django_db
-def test_the_admin_login_page_renders(client):
-    assert client.get("/admin/login/").status_code == 200
+def test_the_admin_login_page_sends_people_to_the_portal_login(client):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302 and response["Location"] == "/login/?next=/admin/"
 
 
 def test_a_production_web_process_serves_the_portals_static_files(settings):

@@ -163,9 +163,9 @@ def test_the_dataset_page_shows_the_nested_schema(client: Client) -> None:
     assert "One row per order." in text
     assert "team:sales" in text and "<b>pii</b>: true" in text
     assert "postgres://warehouse:5432/shop" in text
-    assert 'style="--depth: 0" title="order_id">order_id<' in text
-    assert 'style="--depth: 1" title="customer.email">email<' in text
-    assert 'style="--depth: 2" title="customer.address.zip">zip<' in text
+    assert 'data-depth="0" title="order_id">order_id<' in text
+    assert 'data-depth="1" title="customer.email">email<' in text
+    assert 'data-depth="2" title="customer.address.zip">zip<' in text
     assert "Contact address" in text
     assert text.index("order_id") < text.index("customer.email") < text.index("address.zip")
 

@@ -72,7 +72,7 @@ def readiness(*more: dict[str, Any], **extra: Any) -> Scorecard:
         ],
         **extra,
     }
-    return scorecard_save(definition=definition_from_dict(data))
+    return scorecard_save(actor="tester", via="api", definition=definition_from_dict(data))
 
 
 def run_at(scorecard: Scorecard, at: datetime | None = None) -> ScorecardRun:
@@ -269,7 +269,8 @@ def test_the_scorecard_page_shows_its_definition_products_and_runs(
     products = section(text, "products")
     # ledger (Bronze, a failing check) comes before the Silver ones
     assert products.index("ledger") < products.index("orders")
-    assert 'class="badge level-badge" style="--level: #a8713a">Bronze' in products
+    assert 'class="badge level-badge"><svg class="level-tint"' in products
+    assert 'fill="#a8713a"></circle></svg>Bronze' in products
     assert '<span class="text-bad">1</span>' in products
     run = card.last_run
     assert run is not None and f"/governance/scorecards/readiness/runs/{run.pk}/" in text
@@ -372,7 +373,9 @@ def test_the_first_run_has_nothing_to_compare_with(client: Client, card: Scoreca
 
 def test_a_run_is_found_only_under_its_scorecard(client: Client, card: Scorecard) -> None:
     other = scorecard_save(
-        definition=definition_from_dict({"name": "Other", "checks": ["has_owner"]})
+        actor="tester",
+        via="api",
+        definition=definition_from_dict({"name": "Other", "checks": ["has_owner"]}),
     )
 
     assert (
@@ -499,8 +502,8 @@ def test_the_product_panel_shows_level_failing_checks_and_the_waiver_form_to_an_
 
     text = section(page(alice, "/products/ledger/"), "scorecards")
 
-    assert 'style="--level: #a8713a">Bronze</span>' in text and "<strong>60</strong>" in text
-    assert "To reach" in text and 'style="--level: #7b8a97">Silver' in text
+    assert 'fill="#a8713a"></circle></svg>Bronze</span>' in text and "<strong>60</strong>" in text
+    assert "To reach" in text and 'fill="#7b8a97"></circle></svg>Silver' in text
     failing = text[text.index('id="check-readiness-has_tags"') :]
     assert "badge-bad" in failing[:300] and TAGS_FIX in failing
     assert "Ask for a waiver" in failing and f'action="{REQUEST}"' in failing
