@@ -164,18 +164,29 @@ def runs_by_uuid(*, uuids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Run]:
 
 def run_facets(*, run: Run, kind: str) -> dict[str, Any]:
     """The ``run`` or ``job`` facets the run's events carried, merged in event-time order
-    so that the latest value of each facet wins."""
-    facets: dict[str, Any] = {}
+    so that the latest value of each facet wins.
+
+    The raw events may have been purged (``manage.py purge_events``): then the projection
+    answers for them — the run's facets as merged at ingestion, the job's as last
+    described. Run facets start from the projection and the stored events are laid over
+    it; every projected facet came from one of those events, so a run whose events are
+    all kept answers exactly as if read from the events alone.
+    """
+    facets: dict[str, Any] = dict(run.facets) if kind == "run" else {}
     payloads = (
         LineageEvent.objects.filter(run_uuid=run.uuid, kind=LineageEvent.Kind.RUN)
         .order_by("event_time", "id")
         .values_list("payload", flat=True)
     )
+    seen = False
     for payload in payloads:
+        seen = True
         section = payload.get(kind) if isinstance(payload, dict) else None
         found = section.get("facets") if isinstance(section, dict) else None
         if isinstance(found, dict):
             facets.update(found)
+    if kind == "job" and not seen:
+        return dict(run.job.facets)
     return facets
 
 

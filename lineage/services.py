@@ -11,11 +11,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -24,15 +25,24 @@ from lineage.facets import EventFacts, read_event
 from lineage.models import LineageEvent
 from lineage.projection import Projector
 from lineage.writes import JsonText, insert_returning
+from meshport.db import busy_cause
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 class IngestBusy(Exception):
-    """The database could not take the write in time; the client should retry."""
+    """The write was not taken, and nothing of it is stored; the client should retry.
+
+    ``cause`` names why: a database refusal (:func:`meshport.db.busy_cause`), or this
+    process's own backpressure (``ingest_queue_full``, ``ingest_wait_timeout``).
+    """
 
     retry_after = 2
+
+    def __init__(self, cause: str, detail: str = "") -> None:
+        super().__init__(f"{cause}: {detail}" if detail else cause)
+        self.cause = cause
 
 
 @dataclass
@@ -68,23 +78,20 @@ class BatchResult:
         }
 
 
-def _is_lock_error(exc: OperationalError) -> bool:
-    return "locked" in str(exc).lower() or "busy" in str(exc).lower()
-
-
-def _is_retryable_pg(exc: Exception) -> bool:
-    cause = getattr(exc, "__cause__", None)
-    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    # 40P01 deadlock, 40001 serialization failure.
-    return code in {"40P01", "40001"}
+# Causes worth retrying at once in this process: the other transaction is gone by then.
+# A lock wait already spent the whole busy or lock timeout, and a refused connection will
+# not be back in milliseconds: those go back to the client as 503.
+_RETRY_HERE = frozenset({"deadlock", "serialization_failure"})
 
 
 def _with_retries(work: Callable[[], T], attempts: int = 6) -> T:
     """Run a write transaction, retrying the races that concurrent writers cause.
 
     A second writer inserting the same event hash (IntegrityError) or a PostgreSQL
-    deadlock is retried: the next attempt sees the committed rows. SQLite lock timeouts
-    become :class:`IngestBusy`, which the API answers with 503 + Retry-After.
+    deadlock or serialization failure is retried: the next attempt sees the committed
+    rows. Every other lock, timeout or connection failure — and a race still lost after
+    ``attempts`` — becomes :class:`IngestBusy`, which the API answers with 503 +
+    Retry-After. The transaction has rolled back by then, so nothing is half-written.
     """
     for attempt in range(attempts):
         try:
@@ -92,11 +99,12 @@ def _with_retries(work: Callable[[], T], attempts: int = 6) -> T:
         except IntegrityError:
             if attempt == attempts - 1:
                 raise
-        except OperationalError as exc:
-            if connection.vendor == "sqlite" and _is_lock_error(exc):
-                raise IngestBusy(str(exc)) from exc
-            if not _is_retryable_pg(exc) or attempt == attempts - 1:
+        except (OperationalError, InterfaceError) as exc:
+            cause = busy_cause(exc)
+            if cause is None:
                 raise
+            if cause not in _RETRY_HERE or attempt == attempts - 1:
+                raise IngestBusy(cause, str(exc)) from exc
         time.sleep(0.01 * (2**attempt))
     raise AssertionError("unreachable")
 
@@ -238,20 +246,51 @@ class GroupCommit:
         self._queue: list[_Pending] = []
         self._leading = False
 
-    def submit(self, item: Item) -> IngestResult:
+    def submit(
+        self, item: Item, *, max_pending: int | None = None, max_wait: float | None = None
+    ) -> IngestResult:
+        """Write ``item`` with whatever else is queued; its result once committed.
+
+        Backpressure: with ``max_pending`` events already queued, raise
+        :class:`IngestBusy` at once; an event not taken into a transaction within
+        ``max_wait`` seconds is withdrawn from the queue and raises it too. Either way the
+        event is not written. Once taken it waits for the outcome, which the database's
+        own busy or lock timeout bounds.
+        """
         pending = _Pending(item)
         with self._lock:
+            if max_pending is not None and len(self._queue) >= max_pending:
+                raise IngestBusy("ingest_queue_full", f"{len(self._queue)} events are queued")
             self._queue.append(pending)
             if not self._leading:
                 self._leading = pending.lead = True
-        while not pending.lead and not pending.wake.wait(timeout=60):
-            pass  # keep waiting: the leader always answers or hands over
+        if not pending.lead:
+            self._wait(pending, max_wait)
         if pending.lead and pending.result is None and pending.error is None:
             self._lead()
         if pending.error is not None:
             raise pending.error
         assert pending.result is not None
         return pending.result
+
+    def _wait(self, pending: _Pending, max_wait: float | None) -> None:
+        """Until ``pending`` leads or has its outcome; withdraw it past ``max_wait``."""
+        deadline = None if max_wait is None else time.monotonic() + max_wait
+        while True:
+            left = 60.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
+            if pending.wake.wait(timeout=left):
+                return
+            if deadline is None:
+                continue  # keep waiting: the leader always answers or hands over
+            with self._lock:
+                if pending.lead:
+                    return
+                if any(p is pending for p in self._queue):
+                    self._queue.remove(pending)
+                    raise IngestBusy(
+                        "ingest_wait_timeout", f"not written within {max_wait} s; withdrawn"
+                    )
+            deadline = None  # already in a transaction: its outcome is on the way
 
     def _lead(self) -> None:
         with self._lock:
@@ -304,9 +343,14 @@ def lineage_event_ingest(*, payload: Any, token_name: str = "") -> IngestResult:
     Raises :class:`EventInvalid` (nothing stored) or :class:`IngestBusy`.
     """
     facts = read_event(parse_event(payload))
-    if connection.in_atomic_block or not settings.MESHPORT_LINEAGE["GROUP_COMMIT"]:
+    config = settings.MESHPORT_LINEAGE
+    if connection.in_atomic_block or not config["GROUP_COMMIT"]:
         return _write_one((facts, token_name))
-    return _group.submit((facts, token_name))
+    return _group.submit(
+        (facts, token_name),
+        max_pending=config.get("MAX_PENDING"),
+        max_wait=config.get("MAX_WAIT_SECONDS"),
+    )
 
 
 def lineage_events_ingest(*, payloads: Sequence[Any], token_name: str = "") -> BatchResult:
@@ -332,3 +376,56 @@ def lineage_events_ingest(*, payloads: Sequence[Any], token_name: str = "") -> B
             if outcome.warnings:
                 result.warnings.append({"index": index, "warnings": outcome.warnings})
     return result
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+@dataclass
+class PurgeReport:
+    matched: int = 0  # raw events received before the cutoff when the purge began
+    deleted: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+
+
+def lineage_events_purge(
+    *,
+    before: datetime,
+    batch_size: int = 5000,
+    dry_run: bool = False,
+    progress: Callable[[int], object] | None = None,
+) -> PurgeReport:
+    """Delete the raw events received before ``before``; keep everything projected.
+
+    Jobs, runs, datasets, versions, edges, column lineage, statistics and assertions
+    are projections that hold what the pages need: nothing references a raw event, so
+    they stay as they are. Each batch is its own short transaction, taken in turn with
+    ingestion (:func:`_writer_turn`), so posts keep being written between batches and a
+    purge can run beside the server; stopped halfway, it resumes where it was.
+
+    The trade-off: the dedupe key lives on the raw row, so an event older than the
+    cutoff that a client posts again after the purge is stored and projected again (the
+    run's state machine and the edges absorb it; its ``events_count`` grows by one).
+    """
+    started = time.perf_counter()
+    report = PurgeReport(matched=LineageEvent.objects.filter(received_at__lt=before).count())
+    if not dry_run:
+        while deleted := _with_retries(lambda: _purge_batch(before, batch_size)):
+            report.deleted += deleted
+            report.batches += 1
+            if progress is not None:
+                progress(deleted)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _purge_batch(before: datetime, size: int) -> int:
+    oldest = (
+        LineageEvent.objects.filter(received_at__lt=before)
+        .order_by("received_at", "id")
+        .values("id")[:size]
+    )
+    with _writer_turn(), transaction.atomic():
+        deleted, _ = LineageEvent.objects.filter(id__in=oldest).delete()
+    return deleted

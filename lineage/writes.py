@@ -50,7 +50,22 @@ def _converter(field: models.Field[Any, Any], vendor: str) -> Convert:
         return lambda v: None if v is None else v.hex
     if isinstance(field, models.DateField | models.DecimalField | models.TimeField):
         return lambda v: field.get_db_prep_save(v, connection)
+    if isinstance(field, models.CharField) and field.max_length:
+        return _clip(field.max_length)
     return _identity
+
+
+def _clip(limit: int) -> Convert:
+    """Text cut to its column, as the catalog cuts descriptor text: a facet's value past
+    the column (a 5,000-character job type) is description, and PostgreSQL refuses the
+    whole row for it. The event's own names and namespaces are held to their columns when
+    it is validated (a 400); one named only inside a facet (a symlink, a column-lineage
+    input) is cut like any facet text."""
+
+    def clip(value: Any) -> Any:
+        return value[:limit] if isinstance(value, str) and len(value) > limit else value
+
+    return clip
 
 
 @cache

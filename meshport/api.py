@@ -1,4 +1,5 @@
-"""API-wide error shape: every 4xx is JSON naming what was wrong and where."""
+"""API-wide error shape: every 4xx is JSON naming what was wrong and where, and a locked
+or overloaded database is a 503 with ``Retry-After`` naming its cause."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from catalog.auth import CanGovern
+from meshport.db import busy_cause, retry_after_seconds
 
 
 class Pagination(LimitOffsetPagination):
@@ -37,9 +39,16 @@ class PayloadTooLarge(APIException):
 
 
 class ServiceBusy(APIException):
+    """503 + ``Retry-After``: the database cannot take the request now; nothing was
+    written, and the same request sent again later will be taken."""
+
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The database is busy; retry shortly."
     default_code = "busy"
+
+    def __init__(self, cause: str = "busy", detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.cause = cause
 
 
 def _flatten(detail: Any, path: str = "") -> list[dict[str, str]]:
@@ -60,6 +69,11 @@ def _flatten(detail: Any, path: str = "") -> list[dict[str, str]]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if cause := busy_cause(exc):
+        # A lock or overload met anywhere in a view (a token's last-use stamp, any write
+        # API): the statement that met it wrote nothing and an atomic block around it
+        # rolls back, so the client is told to retry rather than shown a 500.
+        exc = ServiceBusy(cause)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -68,5 +82,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"error": str(response.data["detail"])}
     if isinstance(exc, ServiceBusy):
-        response["Retry-After"] = "2"
+        # openlineage-python's HttpTransport (urllib3 Retry: status_forcelist 500, 502,
+        # 503, 504 on POST, 5 tries) waits for Retry-After before it posts again.
+        seconds = retry_after_seconds()
+        response["Retry-After"] = str(seconds)
+        response.data = {**response.data, "cause": exc.cause, "retry_after": seconds}
     return response

@@ -1,0 +1,51 @@
+"""Telling "the database cannot take this now" apart from a bug.
+
+A locked SQLite file, a PostgreSQL lock or statement timeout, a full connection table, a
+serialization failure or a server that refuses connections all pass once the load or the
+restart is over: the client should retry (503 + ``Retry-After``). ``no such table`` or a
+syntax error never passes: that is a bug, and stays a 500.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+# SQLSTATE (or its two-character class) → the cause named to the client.
+_PG_CAUSES = {
+    "40001": "serialization_failure",
+    "40P01": "deadlock",
+    "55P03": "lock_timeout",
+    "57014": "statement_timeout",
+    "53300": "too_many_connections",
+    "57P01": "server_unavailable",  # admin shutdown
+    "57P02": "server_unavailable",  # crash shutdown
+    "57P03": "server_unavailable",  # cannot connect now (starting up, in recovery)
+    "08": "connection_failed",
+    "53": "insufficient_resources",  # disk full, out of memory
+}
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+
+
+def busy_cause(exc: BaseException) -> str | None:
+    """Why the database refused the work for now, or ``None`` when ``exc`` is not a
+    transient refusal (then it is a bug and must surface as one)."""
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    driver = exc.__cause__
+    if isinstance(driver, sqlite3.Error) or driver is None:
+        message = str(exc).lower()
+        return "database_locked" if any(m in message for m in _SQLITE_BUSY) else None
+    code = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
+    if code is None:
+        # psycopg raises connection failures (refused, reset, server gone) without a
+        # SQLSTATE: nothing reached the server, so the request can be retried.
+        return "connection_failed"
+    return _PG_CAUSES.get(code) or _PG_CAUSES.get(code[:2])
+
+
+def retry_after_seconds() -> int:
+    """The ``Retry-After`` a busy answer carries."""
+    return int(settings.MESHPORT_RETRY_AFTER_SECONDS)
