@@ -10,7 +10,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.generics import ListAPIView
@@ -34,6 +34,8 @@ from catalog.services import (
     issues_as_dicts,
 )
 from meshport.api import Pagination, PayloadTooLarge
+from meshport.openapi import errors
+from meshport.parsers import read_capped
 
 _TEXT_TYPES = {
     "application/json": "descriptor.json",
@@ -51,7 +53,7 @@ class DescriptorParser(BaseParser):
     media_type = "*/*"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        raw = stream.read() if stream is not None else b""
+        raw = read_capped(stream, settings.MESHPORT_CATALOG["MAX_DESCRIPTOR_BYTES"])
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -185,6 +187,9 @@ def _registration(result: Registration) -> dict[str, Any]:
 # --- views --------------------------------------------------------------------------------
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: ProductListSerializer(many=True), **errors(400, 401)})
+)
 class ProductListView(ListAPIView):
     """Products, filtered by ``domain``, ``status``, ``tag``, ``owner`` and text ``q``."""
 
@@ -228,7 +233,7 @@ class ProductView(APIView):
             return [permissions.AllowAny()]
         return [CanWriteProducts()]
 
-    @extend_schema(responses=ProductSerializer)
+    @extend_schema(responses={200: ProductSerializer, **errors(401, 404)})
     def get(self, request: Request, product_id: str) -> Response:
         product = _product_or_404(product_id)
         return Response(ProductSerializer(selectors.product_with_parts(product)).data)
@@ -246,7 +251,13 @@ class ProductView(APIView):
                 "strict", bool, description="refuse any JSON Schema error (default: warnings)"
             ),
         ],
-        responses={200: dict, 201: dict, 400: dict, 403: dict, 409: dict, 413: dict},
+        responses={
+            200: dict,
+            201: dict,
+            **errors(400, 401, 403),
+            409: dict,  # the breaking changes found, under "report"
+            **errors(413),
+        },
     )
     def put(self, request: Request, product_id: str) -> Response:
         files = descriptor_files(request)
@@ -278,7 +289,7 @@ class ProductView(APIView):
         code = status.HTTP_201_CREATED if result.action == "created" else status.HTTP_200_OK
         return Response(_registration(result), status=code)
 
-    @extend_schema(responses=ProductListSerializer)
+    @extend_schema(responses={200: ProductListSerializer, **errors(401, 403, 404)})
     def delete(self, request: Request, product_id: str) -> Response:
         product = _product_or_404(product_id)
         try:
@@ -327,11 +338,14 @@ class ProductLineageView(APIView):
     """Which products feed this one and which it feeds (declared through input ports), and
     who actually reads its datasets (observed through lineage), with their products."""
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses={200: dict, **errors(401, 404)})
     def get(self, request: Request, product_id: str) -> Response:
         return Response(selectors.product_lineage(product=_product_or_404(product_id)))
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: RevisionSerializer(many=True), **errors(401, 404)})
+)
 class RevisionListView(ListAPIView):
     serializer_class = RevisionSerializer
     pagination_class = Pagination
@@ -344,7 +358,7 @@ class RevisionListView(ListAPIView):
 
 
 class RevisionView(APIView):
-    @extend_schema(responses=RevisionDetailSerializer)
+    @extend_schema(responses={200: RevisionDetailSerializer, **errors(401, 404)})
     def get(self, request: Request, product_id: str, number: int) -> Response:
         revision = selectors.product_revision_get(
             product=_product_or_404(product_id), number=number
@@ -360,7 +374,7 @@ class DiffView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("from", int), OpenApiParameter("to", int)],
-        responses=dict,
+        responses={200: dict, **errors(400, 401, 404)},
     )
     def get(self, request: Request, product_id: str) -> Response:
         product = _product_or_404(product_id)

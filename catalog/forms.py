@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from catalog.models import ApiToken, Domain
+from meshport import jsonlimits
 
 # The same bound as the API's (MESHPORT_MAX_DESCRIPTOR_BYTES).
 MAX_UPLOAD_BYTES: int = settings.MESHPORT_CATALOG["MAX_DESCRIPTOR_BYTES"]
@@ -57,13 +58,15 @@ class ProductUploadForm(forms.Form):
         if not raw:
             return {}
         try:
-            bundle = json.loads(raw)
-        except ValueError:
+            bundle = jsonlimits.loads(raw)
+        except ValueError:  # not JSON, or past the limits of any JSON input
             bundle = None
         if not isinstance(bundle, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in bundle.items()
         ):
-            raise forms.ValidationError("The carried-over files are damaged: upload them again.")
+            # On the form, not on the hidden field, whose errors the page does not show.
+            self.add_error(None, "The carried-over files are damaged: upload them again.")
+            return {}
         return bundle
 
     def clean(self) -> dict[str, Any]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -37,8 +38,16 @@ from catalog.ownership import (
     team_party,
 )
 from meshport.api import GovernedWrites, Pagination
+from meshport.openapi import errors
 
 # --- filters ----------------------------------------------------------------------------------
+
+
+class _IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number that SQL's 64-bit integers hold (``NumberFilter`` took any
+    decimal, and 1e30 overflowed SQLite's integers: a 500)."""
+
+    field_class = forms.IntegerField
 
 
 class OwnershipFilter(django_filters.FilterSet):
@@ -46,7 +55,7 @@ class OwnershipFilter(django_filters.FilterSet):
     (slug), ``person`` (username), ``team`` (name), ``role``, ``source``."""
 
     product = django_filters.CharFilter(field_name="product__external_id")
-    dataset = django_filters.NumberFilter(field_name="dataset_id")
+    dataset = _IdFilter(field_name="dataset_id", min_value=1, max_value=2**63 - 1)
     namespace = django_filters.CharFilter(field_name="dataset__namespace__name")
     name = django_filters.CharFilter(field_name="dataset__name")
     domain = django_filters.CharFilter(field_name="domain__slug")
@@ -257,6 +266,9 @@ class PersonSerializer(serializers.ModelSerializer[Person]):
 # --- views ------------------------------------------------------------------------------------
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: OwnershipSerializer(many=True), **errors(400, 401)})
+)
 class OwnershipListView(GovernedWrites, ListAPIView):
     """Ownerships, filtered; ``POST`` gives a party a role on a target (source ``api``)."""
 
@@ -270,7 +282,11 @@ class OwnershipListView(GovernedWrites, ListAPIView):
 
     @extend_schema(
         request=OwnershipInputSerializer,
-        responses={200: OwnershipSerializer, 201: OwnershipSerializer},
+        responses={
+            200: OwnershipSerializer,
+            201: OwnershipSerializer,
+            **errors(400, 401, 403),
+        },
     )
     def post(self, request: Request) -> Response:
         given = OwnershipInputSerializer(data=request.data)
@@ -299,17 +315,20 @@ class OwnershipView(GovernedWrites, APIView):
             raise Http404(f"No ownership {pk}.")
         return row
 
-    @extend_schema(responses=OwnershipSerializer)
+    @extend_schema(responses={200: OwnershipSerializer, **errors(401, 404)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(OwnershipSerializer(self._get(pk)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(401, 403, 404)})
     def delete(self, request: Request, pk: int) -> Response:
         row = self._get(pk)
         ownership_remove(ownership=row, source=Ownership.Source.API, actor=actor_name(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: OwnershipChangeSerializer(many=True), **errors(400, 401)})
+)
 class OwnershipHistoryView(ListAPIView):
     """Ownership changes, newest first, with the filters of the ownership list and
     ``action``."""
@@ -323,6 +342,9 @@ class OwnershipHistoryView(ListAPIView):
         return OwnershipChange.objects.select_related("product", "domain")
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: TeamListSerializer(many=True), **errors(400, 401)})
+)
 class TeamListView(ListAPIView):
     """Teams with their member, product and ownership counts."""
 
@@ -336,7 +358,7 @@ class TeamListView(ListAPIView):
 class TeamView(APIView):
     """A team: its members with their roles, and what it owns or publishes."""
 
-    @extend_schema(responses=TeamDetailSerializer)
+    @extend_schema(responses={200: TeamDetailSerializer, **errors(401, 404)})
     def get(self, request: Request, pk: int) -> Response:
         team = owners.team_get(pk=pk)
         if team is None:
@@ -345,6 +367,9 @@ class TeamView(APIView):
         return Response(TeamDetailSerializer({"team": team, "members": members, "owns": owns}).data)
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: PersonSerializer(many=True), **errors(400, 401)})
+)
 class PersonListView(ListAPIView):
     """People named by descriptors, lineage and stewards, with their teams and the portal
     user each is tied to."""

@@ -21,11 +21,12 @@ mapping compares by its length). Text is compared ignoring case, except by ``mat
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from meshport import jsonlimits
 
 UNARY = ("exists", "missing")
 _WORDS = ("and", "or", "not")
@@ -150,8 +151,8 @@ def _value(token: tuple[str, str, str], text: str) -> Any:
     kind, _, raw = token
     if kind in ("string", "list") or kind == "word":
         try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
+            return jsonlimits.loads(raw)
+        except ValueError:  # not JSON, or NaN / a number out of range
             if kind == "word":
                 raise RuleError(f'{raw!r} is not a value: quote text, as in "{raw}"') from None
             raise RuleError(f"cannot read {raw!r} in {text!r}") from None

@@ -21,6 +21,7 @@ from catalog.auth import CanWriteLineage, request_token
 from lineage.events import EventInvalid
 from lineage.graph_api import marquez_lineage
 from lineage.services import IngestBusy, lineage_event_ingest, lineage_events_ingest
+from meshport import jsonlimits
 from meshport.api import PayloadTooLarge, ServiceBusy
 
 
@@ -53,13 +54,15 @@ def _read_json(request: Request) -> Any:
     if not body.strip():
         raise ValidationError({"$": ["request body is empty; expected a JSON event"]})
     try:
-        return json.loads(body)
+        return jsonlimits.loads(body)
     except UnicodeDecodeError:
         raise ParseError("Body is not UTF-8 encoded JSON.") from None
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}."
         ) from None
+    except ValueError as exc:  # nested too deeply, NaN, a number out of range
+        raise ParseError(f"Invalid JSON: {exc}.") from None
 
 
 def _token_name(request: Request) -> str:
@@ -83,7 +86,13 @@ _EVENT_EXAMPLE = {
 
 class LineageIngestView(APIView):
     """``POST``: accept one OpenLineage RunEvent, DatasetEvent or JobEvent (told apart by
-    shape). ``GET``: Marquez's lineage graph of a node, a public read."""
+    shape). ``GET``: Marquez's lineage graph of a node, a public read.
+
+    When the database is locked or overloaded, or too many events already wait in this
+    process, the answer is 503 with ``Retry-After`` and ``{"error", "cause"}``, and
+    nothing is stored: openlineage-python's HttpTransport retries 500/502/503/504 on POST
+    (urllib3 ``Retry``, 5 tries, honouring ``Retry-After``), and the retry is taken.
+    """
 
     permission_classes = [CanWriteLineage]
     parser_classes: list[Any] = []
@@ -129,8 +138,8 @@ class LineageIngestView(APIView):
                 {"error": "invalid OpenLineage event", "errors": exc.errors},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        except IngestBusy:
-            raise ServiceBusy() from None
+        except IngestBusy as exc:
+            raise ServiceBusy(exc.cause) from None
         code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
         return Response(
             {"status": result.status, "id": result.event_id, "warnings": result.warnings},
@@ -141,7 +150,8 @@ class LineageIngestView(APIView):
 class LineageBatchView(APIView):
     """Accept a JSON array of events. Valid events are stored even when others fail:
     the answer is ``success``, ``partial_success`` (with ``failed_events`` by index) or
-    ``failure`` (400, nothing stored)."""
+    ``failure`` (400, nothing stored). A locked or overloaded database is a 503 with
+    ``Retry-After`` for the whole batch, rolled back as one."""
 
     permission_classes = [CanWriteLineage]
     parser_classes: list[Any] = []
@@ -160,7 +170,7 @@ class LineageBatchView(APIView):
             raise PayloadTooLarge(f"A batch holds at most {limit} events; got {len(payload)}.")
         try:
             result = lineage_events_ingest(payloads=payload, token_name=_token_name(request))
-        except IngestBusy:
-            raise ServiceBusy() from None
+        except IngestBusy as exc:
+            raise ServiceBusy(exc.cause) from None
         code = status.HTTP_400_BAD_REQUEST if result.status == "failure" else status.HTTP_200_OK
         return Response(result.as_dict(), status=code)

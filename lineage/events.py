@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 RUN_EVENT_TYPES = {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"}
+NAME_LENGTH = 1024  # of the namespace, job and dataset name columns
+URL_LENGTH = 2048  # of the producer and schemaURL columns
 
 _DATETIME = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
@@ -100,9 +102,11 @@ def parse_datetime(value: Any) -> tuple[datetime | None, str | None]:
         tz = f"{tz[:3]}:{tz[3:] or '00'}"
     try:
         parsed = datetime.fromisoformat(f"{match['date']}T{time}.{frac}{tz}")
-    except ValueError:
+        # In UTC, 0001-01-01T00:00+05:00 and 9999-12-31T23:59-05:00 fall outside the years
+        # a datetime holds.
+        return parsed.astimezone(UTC), warning
+    except (ValueError, OverflowError):
         return None, None
-    return parsed.astimezone(UTC), warning
 
 
 def _is_nonempty_str(value: Any) -> bool:
@@ -138,7 +142,10 @@ class _Identity:
             return None
         return value
 
-    def string(self, data: dict[str, Any], key: str, path: str) -> str:
+    def string(
+        self, data: dict[str, Any], key: str, path: str, max_length: int = NAME_LENGTH
+    ) -> str:
+        """A required string, no longer than its column."""
         value = data.get(key)
         if value is None:
             self.error(path, "is required")
@@ -146,6 +153,8 @@ class _Identity:
             self.error(path, f"must be a string, not {type(value).__name__}")
         elif not value.strip():
             self.error(path, "must not be empty")
+        elif len(value) > max_length:
+            self.error(path, f"must be at most {max_length} characters, not {len(value)}")
         else:
             return value
         return ""
@@ -185,10 +194,12 @@ def parse_event(raw: Any) -> ParsedEvent:
         ident.error("eventTime", "is required")
     elif event_time is None:
         ident.error("eventTime", "must be an ISO-8601 date-time, e.g. 2024-01-01T12:00:00Z")
-    producer = ident.string(raw, "producer", "producer")
+    producer = ident.string(raw, "producer", "producer", max_length=URL_LENGTH)
     schema_url = raw.get("schemaURL")
     if schema_url is not None and not isinstance(schema_url, str):
         ident.error("schemaURL", "must be a string")
+    elif schema_url is not None and len(schema_url) > URL_LENGTH:
+        ident.error("schemaURL", f"must be at most {URL_LENGTH} characters")
 
     event = ParsedEvent(
         kind=kind,

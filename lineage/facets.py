@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lineage.events import DatasetRef, ParsedEvent, parse_datetime
+from lineage.events import NAME_LENGTH, DatasetRef, ParsedEvent, parse_datetime
 
 
 @dataclass
@@ -291,15 +291,24 @@ def _read_parent(r: _Reader, parent: dict[str, Any]) -> ParentFact | None:
     ):
         r.bad(f"{path}.job", "namespace and name are required; facet ignored")
         return None
+    if not _names_fit(pjob["namespace"], pjob["name"]):
+        r.bad(f"{path}.job", f"namespace and name hold {NAME_LENGTH} characters; facet ignored")
+        return None
     fact = ParentFact(run_id=run_id, job_namespace=pjob["namespace"], job_name=pjob["name"])
     root = parent.get("root")
     if isinstance(root, dict):
         rrun, rjob = root.get("run"), root.get("job")
         fact.root_run_id = _uuid(rrun.get("runId")) if isinstance(rrun, dict) else None
-        if isinstance(rjob, dict):
+        if isinstance(rjob, dict) and _names_fit(rjob.get("namespace"), rjob.get("name")):
             fact.root_job_namespace = str(rjob.get("namespace") or "")
             fact.root_job_name = str(rjob.get("name") or "")
     return fact
+
+
+def _names_fit(*names: Any) -> bool:
+    """Names a facet gives (of a parent job, a symlink, a column's input) are identities:
+    past their columns they are left out with a warning, never cut into another name."""
+    return all(len(str(name or "")) <= NAME_LENGTH for name in names)
 
 
 # --- datasets ---------------------------------------------------------------------------
@@ -358,6 +367,9 @@ def _read_fields(
             r.bad(f"{path}[{i}].name", "is required and must be a string; field ignored")
             continue
         name = f"{parent}.{item['name']}" if parent else item["name"]
+        if not _names_fit(name):
+            r.bad(f"{path}[{i}].name", f"a field's path holds {NAME_LENGTH} characters; ignored")
+            continue
         out.append(
             FieldFact(
                 name=name,
@@ -384,8 +396,12 @@ def _read_symlinks(r: _Reader, ds: DatasetFacts, facets: dict[str, Any], path: s
             isinstance(ident, dict)
             and isinstance(ident.get("namespace"), str)
             and isinstance(ident.get("name"), str)
+            and _names_fit(ident["namespace"], ident["name"])
         ):
-            r.bad(f"{path}.symlinks.identifiers[{i}]", "namespace and name are required")
+            r.bad(
+                f"{path}.symlinks.identifiers[{i}]",
+                f"namespace and name are required, of {NAME_LENGTH} characters at most",
+            )
             continue
         if (ident["namespace"], ident["name"]) != (ds.namespace, ds.name):
             ds.symlinks.append(
@@ -405,7 +421,7 @@ def _read_lifecycle(r: _Reader, ds: DatasetFacts, facets: dict[str, Any], path: 
         return
     ds.lifecycle_state = state.upper()
     previous = change.get("previousIdentifier")
-    if isinstance(previous, dict):
+    if isinstance(previous, dict) and _names_fit(previous.get("namespace"), previous.get("name")):
         ds.previous_namespace = str(previous.get("namespace") or "")
         ds.previous_name = str(previous.get("name") or "")
 
@@ -440,8 +456,16 @@ def _read_input_fields(
         return
     for i, item in enumerate(inputs):
         keys = ("namespace", "name", "field")
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in keys):
-            r.bad(f"{path}[{i}]", "namespace, name and field are required; ignored")
+        if (
+            not isinstance(item, dict)
+            or not all(isinstance(item.get(k), str) for k in keys)
+            or not _names_fit(output_field, *(item[k] for k in keys))
+        ):
+            r.bad(
+                f"{path}[{i}]",
+                f"namespace, name and field are required, of {NAME_LENGTH} characters at "
+                "most; ignored",
+            )
             continue
         for ttype, subtype, desc, masking in _read_transformations(item):
             ds.column_edges.append(

@@ -40,6 +40,7 @@ from lineage.graph.service import (
 )
 from lineage.graph.svg import render_svg
 from lineage.models import RunState
+from meshport.openapi import errors
 
 MARQUEZ_DEFAULT_DEPTH = 20
 
@@ -226,7 +227,17 @@ _FILTER_PARAMS = [
     OpenApiParameter("domain", str, many=True),
     OpenApiParameter("state", str, many=True, enum=[*RunState.values, "late"]),
 ]
-_ANSWERS = {200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
+
+
+def _answers(*renderers: type[BaseRenderer]) -> dict[Any, Any]:
+    """A JSON object, or an export's text in the media type asked for; errors are JSON
+    whatever was asked (``_GraphView.handle_exception``)."""
+    exports = [r.media_type for r in renderers if issubclass(r, _TextRenderer)]
+    return {
+        (200, "application/json"): OpenApiTypes.OBJECT,
+        **{(200, media_type): OpenApiTypes.STR for media_type in exports},
+        **errors(400, 401, 404, media_type="application/json"),
+    }
 
 
 class GraphLineageView(_GraphView):
@@ -239,7 +250,7 @@ class GraphLineageView(_GraphView):
     @extend_schema(
         operation_id="graph_lineage",
         parameters=_GRAPH_PARAMS + _FILTER_PARAMS,
-        responses=_ANSWERS,
+        responses=_answers(*_GRAPH_RENDERERS, _SVG),
     )
     def get(self, request: Request) -> Response:
         graph = subgraph(graph_query(request), graph_filters(request))
@@ -255,7 +266,7 @@ class GraphImpactView(_GraphView):
     @extend_schema(
         operation_id="graph_impact",
         parameters=[p for p in _GRAPH_PARAMS if p.name != "direction"],
-        responses=_ANSWERS,
+        responses=_answers(_CSV),
     )
     def get(self, request: Request) -> Response:
         query = graph_query(request, direction="downstream")
@@ -280,7 +291,7 @@ class GraphRootCauseView(_GraphView):
     @extend_schema(
         operation_id="graph_root_cause",
         parameters=[p for p in _GRAPH_PARAMS if p.name not in ("direction", "level")],
-        responses=_ANSWERS,
+        responses=_answers(),
     )
     def get(self, request: Request) -> Response:
         query = graph_query(request, direction="upstream", level="dataset")
@@ -319,7 +330,7 @@ class GraphPathView(_GraphView):
             OpenApiParameter("to", str, required=True),
             OpenApiParameter("depth", int, description="Hops searched, default 6."),
         ],
-        responses=_ANSWERS,
+        responses=_answers(),
     )
     def get(self, request: Request) -> Response:
         data = {**request.query_params.dict(), "origin": request.query_params.get("from", "")}
@@ -370,7 +381,7 @@ class ColumnLineageView(_GraphView):
             OpenApiParameter("depth", int),
             OpenApiParameter("withDownstream", bool),
         ],
-        responses=_ANSWERS,
+        responses=_answers(),
     )
     def get(self, request: Request) -> Response:
         downstream = serializers.BooleanField().to_internal_value(

@@ -37,16 +37,19 @@ from catalog.models import Dataset, DatasetField, DatasetVersion, Namespace
 from lineage import selectors
 from lineage.events import parse_datetime
 from lineage.models import ColumnLineage, Job, LineageEvent, Run, RunDataset, RunState
+from meshport.openapi import errors
 
 # --- query parameters -------------------------------------------------------------------
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# OFFSET and LIMIT go to SQL as 64-bit integers: past that SQLite refuses the statement.
+MAX_OFFSET = 2**63 - 1 - MAX_LIMIT
 
 
 class PageQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=0, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class RunFacetsQuerySerializer(serializers.Serializer):
@@ -85,8 +88,11 @@ class _TimestampField(forms.Field):
         text = self._PLUS_AS_SPACE.sub(r"\1+\2", str(value).strip())
         parsed, _warning = parse_datetime(text)
         if parsed is None:
+            # The value goes in as a parameter: django-filter %-formats every message, and
+            # a "%" in the value itself was a TypeError (a 500).
             raise forms.ValidationError(
-                f"{value!r} is not an ISO-8601 date-time such as 2024-05-01T10:00:00Z."
+                "%(value)r is not an ISO-8601 date-time such as 2024-05-01T10:00:00Z.",
+                params={"value": value},
             )
         return parsed
 
@@ -183,14 +189,19 @@ class MarquezPagination(BasePagination):
                 "in": "query",
                 "required": False,
                 "description": f"Page size, 0 to {MAX_LIMIT}.",
-                "schema": {"type": "integer", "default": DEFAULT_LIMIT, "minimum": 0},
+                "schema": {
+                    "type": "integer",
+                    "default": DEFAULT_LIMIT,
+                    "minimum": 0,
+                    "maximum": MAX_LIMIT,
+                },
             },
             {
                 "name": "offset",
                 "in": "query",
                 "required": False,
                 "description": "How many rows to skip.",
-                "schema": {"type": "integer", "default": 0, "minimum": 0},
+                "schema": {"type": "integer", "default": 0, "minimum": 0, "maximum": MAX_OFFSET},
             },
         ]
 
@@ -568,8 +579,8 @@ _NAMESPACE = OpenApiParameter("namespace", str, OpenApiParameter.PATH, descripti
 _DATASET = OpenApiParameter("dataset", str, OpenApiParameter.PATH, description="Dataset name.")
 _JOB = OpenApiParameter("job", str, OpenApiParameter.PATH, description="Job name.")
 _RUN_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Run id.")
-_NOT_FOUND = {404: OpenApiTypes.OBJECT}
-_BAD_OR_NOT_FOUND = {400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
+_NOT_FOUND = errors(401, 404)
+_BAD_OR_NOT_FOUND = errors(400, 401, 404)
 
 
 def _not_found(kind: str, name: str, namespace: Namespace) -> NotFound:
@@ -591,7 +602,13 @@ class _MarquezView(APIView):
         return getattr(self, "swagger_fake_view", False)
 
 
-@extend_schema_view(get=extend_schema(tags=["marquez"], operation_id="getNamespaces"))
+@extend_schema_view(
+    get=extend_schema(
+        tags=["marquez"],
+        operation_id="getNamespaces",
+        responses={200: NamespaceSerializer(many=True), **errors(400, 401)},
+    )
+)
 class NamespaceListView(_MarquezView, ListAPIView):
     serializer_class = NamespaceSerializer
     pagination_class = _pagination("namespaces", with_total=False)
@@ -616,7 +633,12 @@ class NamespaceDetailView(_MarquezView, RetrieveAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(tags=["marquez"], operation_id="getDatasets", parameters=[_NAMESPACE])
+    get=extend_schema(
+        tags=["marquez"],
+        operation_id="getDatasets",
+        parameters=[_NAMESPACE],
+        responses={200: DatasetSerializer(many=True), **_BAD_OR_NOT_FOUND},
+    )
 )
 class DatasetListView(_MarquezView, ListAPIView):
     serializer_class = DatasetSerializer
@@ -653,7 +675,10 @@ class DatasetDetailView(_MarquezView, RetrieveAPIView):
 
 @extend_schema_view(
     get=extend_schema(
-        tags=["marquez"], operation_id="getDatasetVersions", parameters=[_NAMESPACE, _DATASET]
+        tags=["marquez"],
+        operation_id="getDatasetVersions",
+        parameters=[_NAMESPACE, _DATASET],
+        responses={200: DatasetVersionSerializer(many=True), **_BAD_OR_NOT_FOUND},
     )
 )
 class DatasetVersionListView(_MarquezView, ListAPIView):
@@ -690,7 +715,12 @@ class DatasetVersionListView(_MarquezView, ListAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(tags=["marquez"], operation_id="getJobs", parameters=[_NAMESPACE])
+    get=extend_schema(
+        tags=["marquez"],
+        operation_id="getJobs",
+        parameters=[_NAMESPACE],
+        responses={200: JobSerializer(many=True), **_BAD_OR_NOT_FOUND},
+    )
 )
 class JobListView(_MarquezView, ListAPIView):
     serializer_class = JobSerializer
@@ -726,7 +756,12 @@ class JobDetailView(_MarquezView, RetrieveAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(tags=["marquez"], operation_id="getRuns", parameters=[_NAMESPACE, _JOB])
+    get=extend_schema(
+        tags=["marquez"],
+        operation_id="getRuns",
+        parameters=[_NAMESPACE, _JOB],
+        responses={200: RunSerializer(many=True), **_BAD_OR_NOT_FOUND},
+    )
 )
 class JobRunListView(_MarquezView, ListAPIView):
     serializer_class = RunSerializer
@@ -801,7 +836,13 @@ class RunFacetsView(_MarquezView):
         return Response(RunFacetsSerializer({"runId": run.uuid, "facets": facets}).data)
 
 
-@extend_schema_view(get=extend_schema(tags=["marquez"], operation_id="getLineageEvents"))
+@extend_schema_view(
+    get=extend_schema(
+        tags=["marquez"],
+        operation_id="getLineageEvents",
+        responses={200: LineageEventPayloadSerializer(many=True), **errors(400, 401)},
+    )
+)
 class LineageEventListView(_MarquezView, ListAPIView):
     serializer_class = LineageEventPayloadSerializer
     filterset_class = LineageEventFilter

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "meshport.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,12 +149,49 @@ STATIC_ROOT.mkdir(exist_ok=True)  # empty until collectstatic
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MAX_AGE = 0 if DEBUG else 3600
 
+# --- web security (headers and CSP: meshport.security) -------------------------------
+
+# Session and CSRF cookies travel over HTTPS only outside DEBUG; a plain-http deployment on
+# a private network says so with MESHPORT_INSECURE_COOKIES=1.
+_SECURE_COOKIES = not DEBUG and not env_bool("MESHPORT_INSECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = _SECURE_COOKIES
+CSRF_COOKIE_SECURE = _SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG and env_bool("MESHPORT_SECURE_COOKIES", True)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("MESHPORT_SESSION_HOURS", 12) * 3600
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto and
+# X-Forwarded-For (MESHPORT_BEHIND_PROXY=1), requests are taken as HTTPS when it says so,
+# and the client address is the one it appended (meshport.access.client_ip). Without a
+# proxy these headers come from the client and are ignored.
+MESHPORT_BEHIND_PROXY = env_bool("MESHPORT_BEHIND_PROXY", False)
+if MESHPORT_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS binds browsers to HTTPS for the domain for as long as it says: opt-in, by seconds.
+SECURE_HSTS_SECONDS = env_int("MESHPORT_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MESHPORT_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("MESHPORT_SSL_REDIRECT", False)
+# `check --deploy` warns of settings left to the deployment on purpose: HSTS is opt-in
+# (above), and its preload is a request to the browsers' makers that no setting makes;
+# redirecting http to https is the TLS-terminating proxy's job unless
+# MESHPORT_SSL_REDIRECT=1 asks the portal to do it.
+SILENCED_SYSTEM_CHECKS = [
+    "security.W021",
+    *(["security.W004"] if not SECURE_HSTS_SECONDS else []),
+    *(["security.W008"] if not SECURE_SSL_REDIRECT else []),
+]
+# Failed logins (meshport.access): per user name and per client address within the window,
+# after which the login page refuses attempts until the window has passed.
+MESHPORT_LOGIN_THROTTLE = {
+    "USER_FAILURES": env_int("MESHPORT_LOGIN_USER_FAILURES", 5),
+    "IP_FAILURES": env_int("MESHPORT_LOGIN_IP_FAILURES", 20),
+    "WINDOW_SECONDS": env_int("MESHPORT_LOGIN_WINDOW_SECONDS", 15 * 60),
+}
+if SESSION_COOKIE_AGE < 1 or min(MESHPORT_LOGIN_THROTTLE.values()) < 1:
+    raise ImproperlyConfigured("MESHPORT_SESSION_HOURS and MESHPORT_LOGIN_* must be 1 or more.")
 
 # --- API ----------------------------------------------------------------------
 
@@ -170,7 +208,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's parser with a bounded read and a nesting limit (meshport.jsonlimits).
+    "DEFAULT_PARSER_CLASSES": ["meshport.parsers.JSONParser"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -207,7 +246,15 @@ MESHPORT_LINEAGE = {
     "MAX_BATCH_EVENTS": env_int("MESHPORT_LINEAGE_MAX_BATCH_EVENTS", 5000),
     # Single events posted at the same time to one process share a transaction.
     "GROUP_COMMIT": env_bool("MESHPORT_LINEAGE_GROUP_COMMIT", True),
+    # Backpressure: past this many events waiting for a group commit in one process, a
+    # single post answers 503 at once instead of queueing; an event still waiting after
+    # MAX_WAIT_SECONDS is withdrawn and answered 503 too (openlineage-python's client gives
+    # up after 5 s by default, so an answer later than that reaches nobody).
+    "MAX_PENDING": env_int("MESHPORT_LINEAGE_MAX_PENDING", 1000),
+    "MAX_WAIT_SECONDS": env_int("MESHPORT_LINEAGE_MAX_WAIT_SECONDS", 4),
 }
+# The Retry-After of every 503 the API answers when the database is locked or overloaded.
+MESHPORT_RETRY_AFTER_SECONDS = env_int("MESHPORT_RETRY_AFTER_SECONDS", 2)
 MESHPORT_GRAPH = {
     # Hops a lineage question may ask for, and nodes an answer may hold.
     "DEFAULT_DEPTH": 2,
@@ -218,13 +265,16 @@ MESHPORT_GRAPH = {
     "CACHE_SECONDS": env_int("MESHPORT_GRAPH_CACHE_SECONDS", 600),
 }
 # Search engines by alias (catalog.search.backend()). The whoosh index lives in the data
-# dir; catalog.search.whoosh_backend.MemoryBackend keeps it in RAM (tests).
+# dir; catalog.search.whoosh_backend.MemoryBackend keeps it in RAM (tests). With several
+# web hosts, catalog.search.postgres_backend.PostgresBackend keeps it in the PostgreSQL
+# database of DATABASE_URL (the Django alias "DATABASE"; PATH is then unused).
 MESHPORT_SEARCH: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": env_str(
             "MESHPORT_SEARCH_BACKEND", "catalog.search.whoosh_backend.WhooshBackend"
         ),
         "PATH": env_str("MESHPORT_SEARCH_PATH", str(DATA_DIR / "search")),
+        "DATABASE": "default",
         # The outbox writer: changes per index commit, and how often it looks when idle.
         "BATCH": env_int("MESHPORT_SEARCH_BATCH", 500),
         "POLL_SECONDS": 0.2,
