@@ -481,7 +481,7 @@ def rebuild_index(profile: bool = False) -> Rebuild:
 
     engine = backend()
     procs = engine.options.get("REBUILD_PROCS") or min(4, os.cpu_count() or 1)
-    result = Rebuild(procs=int(procs) if engine.name == "whoosh" else 1)
+    result = Rebuild(procs=int(procs))
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if profiler:

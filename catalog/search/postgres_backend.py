@@ -10,16 +10,18 @@ three tables (``catalog.models``):
 - ``SearchEntry``: a row per document with what a hit shows, its rank multiplier and
   last update; on PostgreSQL also its field-tagged terms (``tsvector``, GIN), its facet
   values (``text[]``, GIN) and each scored field's length;
-- ``SearchTerm``: every term but pairs with its document frequency (idf), field and
-  facet totals; a trigram (GiST) index over names' and columns' terms finds what a typo
-  may have meant;
+- ``SearchTerm``: every term with its document frequency (idf), facet values' and
+  fields' totals; a trigram (GiST) index over names' and columns' words finds what a
+  typo may have meant;
 - ``SearchLabel``: facet values' display names.
 
 A search is one SQL statement (matches through the GIN index, BM25F score per match,
 the page, the total and every facet's counts), after one that reads the frequencies its
-terms need (and one more per misspelt word). Writes go through a staging table and one
-transaction; a rebuild fills the stage first, so searches answer from the old rows until
-the swap commits. One writer at a time holds a PostgreSQL advisory lock.
+terms need (and two more after a misspelt word); browsing without words or filters reads
+the counts from ``SearchTerm``. Every statement starts with :data:`MARK`. Writes go
+through a staging table and one transaction; a rebuild fills the stage first, so
+searches answer from the old rows until the swap commits. One writer at a time holds a
+PostgreSQL advisory lock.
 """
 
 from __future__ import annotations
@@ -108,19 +110,7 @@ FROM_STAGE = (
     "document::jsonb, fingerprint, rank, updated, terms::tsvector, facet_terms, lengths "
     f"FROM {STAGE} ORDER BY id, seq DESC"
 )
-STAGE_TYPES = [
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "float8",
-    "int8",
-    "text",
-    "text[]",
-    "float4[]",
-]
+STAGE_TYPES = ["text"] * 6 + ["float8", "int8", "text", "text[]", "float4[]"]
 
 
 class PostgresBackend(SearchBackend):
@@ -191,13 +181,14 @@ class PostgresBackend(SearchBackend):
         if not rows and not removed:
             return 0
         with transaction.atomic(using=self.database):
-            self._stage(rows)
             touched: dict[str | None, int] = {}
             for ids in ([row.id for row in rows], removed):
                 if ids:
                     touched |= self._count(f"DELETE FROM {ENTRY} WHERE id = ANY(%s)", -1, [ids])
             gone = touched.pop(None, 0) if removed else 0  # the last DELETE's: the removed
-            touched |= self._insert_staged()
+            if rows:
+                self._stage(rows)
+                touched |= self._count(FROM_STAGE, +1)
             self._forget(touched)
             self._label({value: text for row in rows for value, text in row.labels.items()})
             self._mark_format()
@@ -228,13 +219,6 @@ class PostgresBackend(SearchBackend):
             if progress:
                 progress(len(batch))
         return count
-
-    def _insert_staged(self) -> dict[str | None, int]:
-        """Moves the staged rows (the last of each id) into the index, counting terms."""
-        return self._count(
-            FROM_STAGE,
-            +1,
-        )
 
     def _count(self, change: str, sign: int, params: Sequence[Any] = ()) -> dict[str | None, int]:
         """Runs ``change`` (a DELETE or INSERT of entries) and adds ``sign`` × each changed
@@ -321,6 +305,9 @@ class PostgresBackend(SearchBackend):
             self._label(labels)
             self._mark_format()
         self._execute(f"TRUNCATE {STAGE}, {STAGE_TERMS}")
+        # Statistics of the new rows at once, for the planner's next choice (a first fill
+        # has none), rather than whenever autovacuum comes by.
+        self._execute(f"ANALYZE {ENTRY}, {TERM}")
         return count
 
     def _analysed(self, documents: Iterable[SearchDocument]) -> Iterator[Row]:
@@ -456,7 +443,9 @@ class PostgresBackend(SearchBackend):
             "backend": self.name,
             "documents": sum(counted.values()),
             "by_type": {t: counted[t] for t in TYPES if counted.get(t)},
-            "terms": self._rows(f"SELECT count(*) FROM {TERM}")[0][0],
+            "terms": self._rows(
+                "SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [TERM]
+            )[0][0],
             "outdated": self.outdated(),
             "database": self.database,
             "size_bytes": int(size),
@@ -494,6 +483,7 @@ class Matching:
         return f"SELECT {names}, {score} AS score FROM ({inner}) e"
 
     def _inner(self) -> tuple[str, list[Any]]:
+        assert self.query is not None
         """The matching rows, with their terms decompressed, each context's test and each
         scored field's BM25 length factor computed once per row."""
         codes = list(CODES.values())
@@ -506,10 +496,8 @@ class Matching:
             + f" AS l_{code}"
             for code in dict.fromkeys(unit.code for unit in self.scoring.units)
         ]
-        where = []
-        if self.query is not None:
-            where.append("e.terms @@ %s::tsquery")
-            params.append(tsquery(self.query))
+        where = ["e.terms @@ %s::tsquery"]
+        params.append(tsquery(self.query))
         if self.types:
             where.append("e.type = ANY(%s)")
             params.append(self.types)
@@ -520,7 +508,7 @@ class Matching:
         rows = (
             f"SELECT {kept}, e.lengths, CASE WHEN pg_column_compression(e.terms) IS NULL "
             "THEN e.terms ELSE e.terms || ''::tsvector END AS terms "
-            f"FROM {ENTRY} e {'WHERE ' + ' AND '.join(where) if where else ''} OFFSET 0"
+            f"FROM {ENTRY} e WHERE {' AND '.join(where)} OFFSET 0"
         )
         return f"SELECT {', '.join(columns)} FROM ({rows}) e OFFSET 0", params
 
@@ -538,7 +526,7 @@ class Matching:
                 else:
                     tests.append("e.terms @@ %s::tsquery")
                     params.append(required)
-            # tf × (K1 + 1) / (tf + l), written with tf once: it costs three tests.
+            # tf × (K1 + 1) / (tf + l), written with tf once: its tests run once.
             tf, tf_params = tf_sql(unit.term, "e.terms")
             params += tf_params
             length = f"e.l_{unit.code}"

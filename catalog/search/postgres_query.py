@@ -15,8 +15,10 @@ one bit; the steps (:data:`TF_STEPS`) are exact up to 8, then coarser, as BM25 s
 questions about the index from ``SearchTerm`` rows; the whoosh query tree is then
 compiled to SQL: a ``tsquery`` that selects the matches through the GIN index, and a
 score that is whoosh's BM25F clause by clause (``idf × boost × tf and length norm``,
-summed over the clauses a document matches). The one difference: a ``tf`` above 8 is
-rounded down to a step.
+summed over the clauses a document matches). What differs: a ``tf`` above 8 is rounded
+down to a step; a misspelt word is corrected to names' and columns' words of letters
+only (whoosh also considers ``orders1``); equal scores are ordered by type then name
+(whoosh: by position in the index); a value given twice to one facet counts once.
 """
 
 from __future__ import annotations
@@ -519,7 +521,10 @@ class Weights:
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
-        self.documents = max(1, lexicon.documents)
+
+    @property
+    def documents(self) -> int:
+        return max(1, self.lexicon.documents)
 
     def __call__(self, term: wq.Term) -> float:
         return float(term.boost) * self.idf(lexeme(term.fieldname, term.text))

@@ -204,7 +204,7 @@ def test_suggestions_are_whooshs(engine: PostgresBackend) -> None:
         assert engine.suggest(text) == whoosh.suggest(text), text
 
 
-def test_a_search_is_two_queries_and_a_typo_two_more(
+def test_a_search_is_two_queries_a_typo_two_more_browsing_one(
     engine: PostgresBackend, django_assert_num_queries: object
 ) -> None:
     engine.apply(MESH)
@@ -212,6 +212,9 @@ def test_a_search_is_two_queries_and_a_typo_two_more(
         engine.search(SearchQuery(text="customer"))
     with django_assert_num_queries(4):  # type: ignore[operator]
         engine.search(SearchQuery(text="custmer"))
+    for browsing in (SearchQuery(), SearchQuery(filters={"domain": ["sales"]})):
+        with django_assert_num_queries(1):  # type: ignore[operator]
+            engine.search(browsing)
 
 
 def test_a_document_may_carry_a_facet_value_twice(engine: PostgresBackend) -> None:
