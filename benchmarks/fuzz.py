@@ -14,7 +14,8 @@ PostgreSQL, whose ``test_`` database pytest-django creates and drops) with:
 - ``MESHPORT_FUZZ_SEED=--seed``: other inputs than CI's.
 
 Then prints, per operation, the requests sent by status class and what failed, the
-pytest summary and the time taken. Exits non-zero when anything failed.
+pytest summary and the time taken (``--log``: pytest's whole output, with the falsifying
+example of each failure). Exits non-zero when anything failed.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--no-coverage", dest="coverage", action="store_false")
     parser.add_argument("--seed", type=int, default=20240501)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--log", type=Path, help="write pytest's whole output there")
     return parser.parse_args()
 
 
@@ -77,10 +79,12 @@ def _pytest(args: argparse.Namespace, scratch: Path, report: Path) -> tuple[str,
     done = subprocess.run(
         [*command, "-q", "tests/fuzz"], cwd=ROOT, env=env, capture_output=True, text=True
     )
+    if args.log:
+        args.log.write_text(done.stdout + done.stderr)
     lines = done.stdout.strip().splitlines()
-    failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
-    for line in failed:
-        print(line)
+    for line in lines:
+        if line.startswith(("FAILED", "ERROR")):
+            print(line)
     return (lines[-1] if lines else done.stderr.strip()[-2000:]), done.returncode
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -309,7 +309,7 @@ def descriptor_files(request: Request) -> dict[str, str]:
         raise PayloadTooLarge(f"Request body exceeds {limit} bytes.") from None
     if length > limit:
         raise PayloadTooLarge(f"A descriptor bundle holds at most {limit} bytes.")
-    if request.FILES:
+    if _uploaded(request):
         files = {}
         for upload in request.FILES.getlist("file") or list(request.FILES.values()):
             try:
@@ -332,6 +332,15 @@ def descriptor_files(request: Request) -> dict[str, str]:
     if name is None:
         name = "descriptor.json" if text.lstrip()[:1] in "{[" else "descriptor.yaml"
     return {name: text}
+
+
+def _uploaded(request: Request) -> bool:
+    """Whether the body is a multipart bundle of files; past Django's limits on their
+    number (``DATA_UPLOAD_MAX_NUMBER_FILES``) a 400 naming them, not Django's HTML page."""
+    try:
+        return bool(request.FILES)
+    except (TooManyFilesSent, TooManyFieldsSent) as exc:
+        raise ValidationError({"file": [str(exc)]}) from None
 
 
 class ProductLineageView(APIView):

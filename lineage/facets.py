@@ -165,7 +165,11 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.bad(f"{path}.{key}", "must be a number; ignored")
             return None
-        return int(value)
+        count = int(value)
+        if not -(2**63) <= count < 2**63:  # a 64-bit column (1e30 was a 500)
+            self.bad(f"{path}.{key}", "is past what a 64-bit count holds; ignored")
+            return None
+        return count
 
     def owners(self, facets: dict[str, Any], path: str) -> list[dict[str, str]] | None:
         facet = self.facet(facets, "ownership", path)

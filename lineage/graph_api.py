@@ -215,10 +215,19 @@ def _attachment(text: str, filename: str) -> Response:
     return response
 
 
+def _bounded(low: int, limit: str) -> dict[str, Any]:
+    """An integer parameter's schema with the bounds its serializer enforces."""
+    return {"type": "integer", "minimum": low, "maximum": limits()[limit]}
+
+
 _GRAPH_PARAMS = [
     OpenApiParameter("nodeId", str, required=True, description="The node to start from."),
-    OpenApiParameter("depth", int, description="Hops (jobs at the dataset level), default 2."),
-    OpenApiParameter("cap", int, description="Most nodes in the answer."),
+    OpenApiParameter(
+        "depth",
+        _bounded(0, "MAX_DEPTH"),
+        description="Hops (jobs at the dataset level), default 2.",
+    ),
+    OpenApiParameter("cap", _bounded(1, "MAX_CAP"), description="Most nodes in the answer."),
     OpenApiParameter("level", str, enum=LEVELS),
     OpenApiParameter("direction", str, enum=DIRECTIONS),
 ]
@@ -328,7 +337,9 @@ class GraphPathView(_GraphView):
         parameters=[
             OpenApiParameter("from", str, required=True),
             OpenApiParameter("to", str, required=True),
-            OpenApiParameter("depth", int, description="Hops searched, default 6."),
+            OpenApiParameter(
+                "depth", _bounded(1, "MAX_DEPTH"), description="Hops searched, default 6."
+            ),
         ],
         responses=_answers(),
     )
@@ -378,7 +389,7 @@ class ColumnLineageView(_GraphView):
         operation_id="getColumnLineage",
         parameters=[
             OpenApiParameter("nodeId", str, required=True),
-            OpenApiParameter("depth", int),
+            OpenApiParameter("depth", _bounded(0, "MAX_DEPTH")),
             OpenApiParameter("withDownstream", bool),
         ],
         responses=_answers(),

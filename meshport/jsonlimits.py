@@ -48,9 +48,10 @@ class NotText(ValueError):
 
 
 def loads(text: str | bytes) -> Any:
-    """``json.loads(text)``, refusing what JSON cannot hold: nesting past
-    :data:`MAX_DEPTH` (:class:`TooDeep`) and numbers that are not finite
-    (:class:`NotANumber`). Both are ``ValueError``, as ``json.JSONDecodeError`` is."""
+    """``json.loads(text)``, refusing what JSON input may not hold: nesting past
+    :data:`MAX_DEPTH` (:class:`TooDeep`), numbers that are not finite
+    (:class:`NotANumber`), strings with a NUL or half a surrogate pair (:class:`NotText`).
+    All are ``ValueError``, as ``json.JSONDecodeError`` is."""
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_whole)
     except RecursionError:
@@ -119,12 +120,21 @@ def path_of(value: Any, bad: Callable[[Any], bool]) -> str | None:
             for key, child in item.items():
                 if bad(key):
                     return f"{path} (a key)"
-                stack.append((child, f"{path}.{key}"))
+                stack.append((child, f"{path}.{_printable(key)}"))
         elif type(item) is list:
             stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
         elif bad(item):
             return path
     return None
+
+
+def _printable(key: Any) -> str:
+    """A key as it can go into a message: its own bad characters escaped, or the message
+    could not be sent either."""
+    text = str(key)
+    if _SUSPECT.search(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\u0000")
 
 
 # Exact types, not isinstance: what json and YAML build, and several times faster to test.

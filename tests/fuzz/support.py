@@ -19,10 +19,18 @@ from django.apps import apps
 from django.db import DatabaseError, transaction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis.generation.hypothesis import setup as schemathesis_hypothesis_setup
+
+from meshport.jsonlimits import MAX_DEPTH
+
+# Schemathesis sets Hypothesis' buffer size process-wide when it builds its first test;
+# set up front, every fuzz test draws the same inputs whether the schema test ran first
+# or not (a 500 was found only after it).
+schemathesis_hypothesis_setup()
 
 EXAMPLES = int(os.environ.get("MESHPORT_FUZZ_EXAMPLES", "15"))
 PROPERTY_FACTOR = 5
-MAX_DEPTH_PAST = 70  # levels of nesting that the limit (64) must refuse
+MAX_DEPTH_PAST = MAX_DEPTH + 6  # levels of nesting the limit must refuse
 
 
 def property_settings(factor: int = PROPERTY_FACTOR) -> settings:

@@ -36,7 +36,15 @@ from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.pytest._test_builder import build_operation_test
 from schemathesis.python._constants.orchestrator import make_constants_value_source
 
-from catalog.models import ApiToken, DataProduct, Dataset, Ownership, ProductRevision, Team
+from catalog.models import (
+    ApiToken,
+    DataProduct,
+    Dataset,
+    DatasetField,
+    Ownership,
+    ProductRevision,
+    Team,
+)
 from governance.models import Scorecard, ScorecardRun, Slo, Waiver, WebhookSubscription
 from lineage.models import Job, Run
 from tests.fuzz.support import own_transaction
@@ -128,6 +136,25 @@ def known_path_values() -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def known_nodes() -> list[str]:
+    """Graph node ids of the demo mesh, as ``nodeId``, ``from`` and ``to`` name them."""
+    datasets = Dataset.objects.values_list("namespace__name", "name")
+    jobs = Job.objects.values_list("namespace__name", "name")
+    products = DataProduct.objects.values_list("external_id", flat=True)
+    fields = DatasetField.objects.values_list(
+        "dataset__namespace__name", "dataset__name", "name"
+    ).order_by("pk")[:200]
+    return [
+        *(f"dataset:{ns}:{name}" for ns, name in datasets),
+        *(f"job:{ns}:{name}" for ns, name in jobs),
+        *(f"product:{pid}" for pid in products),
+        *(f"datasetField:{ns}:{name}:{field}" for ns, name, field in fields),
+    ]
+
+
+NODE_PARAMETERS = ("nodeId", "from", "to")
+
+
 def real_rows_too(known: dict[str, list[dict[str, Any]]]) -> Callable[..., Any]:
     """A schema hook: path parameters are generated, or name a row of the demo mesh."""
 
@@ -141,6 +168,27 @@ def real_rows_too(known: dict[str, list[dict[str, Any]]]) -> Callable[..., Any]:
     return before_generate_path_parameters
 
 
+def real_nodes_too(nodes: list[str]) -> Callable[..., Any]:
+    """A schema hook: the graph's node parameters are generated, or name a node of the
+    demo mesh, so that walks, layouts and exports run on real graphs too."""
+
+    def with_nodes(drawn: tuple[Any, str, str]) -> Any:
+        query, origin, target = drawn
+        if not isinstance(query, dict):  # an invalid query of another shape: as drawn
+            return query
+        names = {"nodeId": origin, "from": origin, "to": target}
+        return {**query, **{k: v for k, v in names.items() if k in query}}
+
+    def before_generate_query(context: Any, strategy: Any) -> Any:
+        names = {p.name for p in context.operation.query}
+        if not names & set(NODE_PARAMETERS):
+            return strategy
+        real = st.tuples(strategy, st.sampled_from(nodes), st.sampled_from(nodes))
+        return st.one_of(strategy, real.map(with_nodes))
+
+    return before_generate_query
+
+
 @pytest.fixture
 def api_schema(db: None, wsgi_app: WSGIHandler) -> Any:
     caches["graph"].clear()
@@ -148,6 +196,7 @@ def api_schema(db: None, wsgi_app: WSGIHandler) -> Any:
     call_command("load_demo_governance", stdout=StringIO())  # scorecards, runs, a waiver
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app, config=fuzz_config())
     schema.hook(real_rows_too(known_path_values()))
+    schema.hook(real_nodes_too(known_nodes()))
     return schema
 
 
@@ -194,7 +243,9 @@ def call(case: schemathesis.Case, run: OperationRun, headers: dict[str, str]) ->
 
 def fuzz_operation(schema: Any, operation: Any, token: dict[str, str]) -> OperationRun:
     """One operation through schemathesis' phases (the schema's examples, generated
-    inputs; coverage when asked), as ``schema.parametrize()`` would run it."""
+    inputs; coverage when asked), built as ``schema.parametrize()`` builds it. Its pytest
+    wrapper (``schemathesis.pytest.from_fixture``) renames the test's node id per
+    operation, which pytest 9.2 no longer allows, so the operations run in this one test."""
     run = OperationRun(operation.label)
 
     def send(case: schemathesis.Case) -> None:

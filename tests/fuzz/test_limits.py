@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from pytest_django import Settings as SettingsWrapper
@@ -138,6 +139,16 @@ def test_a_descriptor_past_its_size_limit_is_refused(
     assert row_counts(*TABLES) == before
 
 
+def test_a_bundle_of_more_files_than_django_takes_is_refused_as_json(
+    everything: APIClient,
+) -> None:
+    files = [SimpleUploadedFile(f"f{i}.yaml", b"a: 1") for i in range(120)]
+
+    response = everything.put(PRODUCT, {"file": files}, format="multipart")
+
+    refused(response, 400, '"path": "file"', "number of files")
+
+
 # --- JSON nesting --------------------------------------------------------------------------------
 
 
@@ -214,6 +225,21 @@ def test_a_deeply_nested_carried_bundle_is_refused_by_the_upload_form(
 
     assert response.status_code == 400
     assert "The carried-over files are damaged" in response.content.decode()
+    assert row_counts(*TABLES) == before
+
+
+def test_the_upload_form_names_a_nul_under_a_key_of_half_surrogates(
+    admin_user: User, demo: None
+) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    text = 'id: sales-orders\n"\\ud800\\udc00": ["a\\0b"]\n'
+    before = row_counts(*TABLES)
+
+    response = client.post("/products/upload/", {"text": text, "action": "publish"})
+
+    assert response.status_code == 400
+    assert "holds a NUL character" in response.content.decode()
     assert row_counts(*TABLES) == before
 
 
@@ -387,6 +413,8 @@ def test_values_json_cannot_hold_are_refused_by_every_json_api(
         ('id: x\nname: "\\ud800"\n', "$.name holds half of a surrogate pair"),
         ('id: x\nname: "a\\0b"\n', "$.name holds a NUL character"),
         ('{"id": "x", "name": "a\\u0000b"}', "$.name holds a NUL character"),
+        # The path holds half surrogates of its own: the message must still be sent.
+        ('id: x\n"\\ud800\\udc00": ["a\\0b"]\n', "$.\\\\ud800\\\\udc00[0] holds a NUL"),
         ('{"id": "x", "name": NaN}', "NaN is not a JSON number"),
     ],
 )
@@ -501,3 +529,17 @@ def test_facet_text_past_its_column_is_cut_or_left_out_with_a_warning(
     warned = [w["path"] for w in response.json()["warnings"]]
     assert "run.facets.parent.job" in warned
     assert Job.objects.get(name="job").integration == "i" * 64
+
+
+@pytest.mark.parametrize("count", [2**63, 10**30, 1e308, -(2**63) - 1])
+def test_a_statistic_past_a_64_bit_count_is_left_out_with_a_warning(
+    everything: APIClient, count: float
+) -> None:
+    stats = {"outputStatistics": {"_producer": "p", "_schemaURL": "u", "rowCount": count}}
+    outputs = [{"namespace": "tests", "name": "t", "outputFacets": stats}]
+
+    response = everything.post(LINEAGE, run_event(outputs=outputs), format="json")
+
+    assert response.status_code == 201, response.json()
+    warned = [w["path"] for w in response.json()["warnings"]]
+    assert "outputs[0].outputFacets.outputStatistics.rowCount" in warned
