@@ -39,6 +39,7 @@ from catalog.models import (
     ownership_target_kind,
     ownership_target_label,
 )
+from catalog.search.outbox import search_outbox_add
 
 R = TypeVar("R")
 
@@ -136,7 +137,11 @@ def persons_ensure(parties: Iterable[Party]) -> dict[Party, Person]:
             ],
             ignore_conflicts=True,  # a concurrent writer may create the same person
         )
-        found.update(_persons_matching(missing))
+        created = _persons_matching(missing)
+        found.update(created)
+        # Searchable at once: a person whose only mention is an ownership facet has no
+        # product or team document that would bring its own into the index.
+        search_outbox_add(f"person:{person.pk}" for person in created.values())
     _fill_in(found)
     return found
 
@@ -152,6 +157,7 @@ def _fill_in(found: Mapping[Party, Person]) -> None:
                 changed[person.pk] = person
     if changed:
         Person.objects.bulk_update(changed.values(), ["name", "email"])
+        search_outbox_add(f"person:{pk}" for pk in changed)
 
 
 def _emails(parties: Iterable[Party]) -> set[str]:
@@ -214,7 +220,9 @@ def teams_ensure(parties: Iterable[Party]) -> dict[Party, Team]:
     missing = wanted.keys() - found.keys()
     if missing:
         Team.objects.bulk_create([Team(name=name) for name in missing], ignore_conflicts=True)
-        found.update({t.name: t for t in Team.objects.filter(name__in=list(missing))})
+        created = {t.name: t for t in Team.objects.filter(name__in=list(missing))}
+        found.update(created)
+        search_outbox_add(f"team:{team.pk}" for team in created.values())
     return {party: found[name] for name, party in wanted.items() if name in found}
 
 

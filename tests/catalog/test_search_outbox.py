@@ -89,6 +89,23 @@ def test_a_new_tag_gets_its_own_document() -> None:
     assert "tag:finance-reviewed" in found("finance-reviewed")
 
 
+def test_owners_first_named_by_an_ownership_facet_are_searchable_and_checked_clean() -> None:
+    ownership = {
+        "_producer": "x",
+        "_schemaURL": "x",
+        "owners": [{"name": "team:fraud-signals"}, {"name": "user:ines.duarte@acme.example"}],
+    }
+    outputs = [{"namespace": "s3://b", "name": "alerts", "facets": {"ownership": ownership}}]
+    ingest(job=("risk", "score_alerts"), outputs=outputs)
+    index_now()
+
+    assert [h for h in found("fraud-signals") if h.startswith("team:")]
+    assert [h for h in found("ines.duarte@acme.example") if h.startswith("person:")]
+    out = StringIO()
+    call_command("search_check", "--dry-run", stdout=out)
+    assert "The index agrees with the database." in out.getvalue()
+
+
 def test_a_registered_product_is_searchable_and_lends_its_domain_to_its_datasets() -> None:
     ingest(**orders_event())
     registration = register(tags=("orders", "gdpr"))
