@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -200,12 +200,21 @@ def _headers(secret: str) -> dict[str, str]:
 # --- the producers ------------------------------------------------------------------------
 
 
-def run_events(rng: random.Random, datasets: int) -> list[dict[str, Any]]:
-    """START and COMPLETE of one new run of one of 20 jobs, reading one dataset and
-    writing another (both searchable, so the search outbox has work)."""
+JOBS = 20
+
+
+def run_events(
+    rng: random.Random,
+    datasets: int,
+    namespace: str = "crash",
+    pair: tuple[int, int] | None = None,
+) -> list[dict[str, Any]]:
+    """START and COMPLETE of one new run of one of :data:`JOBS` jobs, reading one
+    dataset and writing another (both searchable, so the search outbox has work):
+    two of ``datasets`` drawn at random, or ``pair``."""
     run_id = str(uuid.uuid4())
-    job = f"job_{rng.randrange(20):02d}"
-    source, target = rng.sample(range(datasets), 2)
+    job = f"job_{rng.randrange(JOBS):02d}"
+    source, target = pair or rng.sample(range(datasets), 2)
     now = datetime.now(UTC)
 
     def event(kind: str) -> dict[str, Any]:
@@ -215,9 +224,9 @@ def run_events(rng: random.Random, datasets: int) -> list[dict[str, Any]]:
             "producer": PRODUCER,
             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
             "run": {"runId": run_id},
-            "job": {"namespace": "crash", "name": job},
-            "inputs": [{"namespace": "crash-db", "name": f"table_{source:03d}"}],
-            "outputs": [{"namespace": "crash-db", "name": f"table_{target:03d}"}],
+            "job": {"namespace": namespace, "name": job},
+            "inputs": [{"namespace": f"{namespace}-db", "name": f"table_{source:03d}"}],
+            "outputs": [{"namespace": f"{namespace}-db", "name": f"table_{target:03d}"}],
         }
 
     return [event("START"), event("COMPLETE")]
@@ -232,6 +241,10 @@ class Tally:
     # Events a retry found stored already: the first answer was lost in a crash.
     duplicates: int = 0
     requests: int = 0
+    # Seconds each request took, by kind ("single", "batch"), and when events were
+    # acknowledged (monotonic time, how many), for latencies and throughput over time.
+    latency: dict[str, list[float]] = field(default_factory=lambda: {"single": [], "batch": []})
+    acknowledged_at: list[tuple[float, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -239,11 +252,19 @@ class Producer(threading.Thread):
     """Posts runs until ``stop`` is set: one event per request, or ``batch`` events."""
 
     def __init__(
-        self, port: int, secret: str, tally: Tally, *, batch: int, seed: int, datasets: int
+        self,
+        port: int,
+        secret: str,
+        tally: Tally,
+        *,
+        batch: int,
+        seed: int,
+        datasets: int,
+        namespace: str = "crash",
     ):
         super().__init__(daemon=True)
         self.port, self.secret, self.tally = port, secret, tally
-        self.batch, self.datasets = batch, datasets
+        self.batch, self.datasets, self.namespace = batch, datasets, namespace
         self.rng = random.Random(seed)
         self.stopping = threading.Event()
         self.conn: http.client.HTTPConnection | None = None
@@ -251,12 +272,12 @@ class Producer(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set():
             if self.batch == 1:
-                for event in run_events(self.rng, self.datasets):
+                for event in run_events(self.rng, self.datasets, self.namespace):
                     self.post([event])
             else:
                 events: list[dict[str, Any]] = []
                 while len(events) < self.batch:
-                    events += run_events(self.rng, self.datasets)
+                    events += run_events(self.rng, self.datasets, self.namespace)
                 self.post(events)
 
     def post(self, events: list[dict[str, Any]]) -> None:
@@ -272,6 +293,7 @@ class Producer(threading.Thread):
                 with self.tally.lock:
                     self.tally.acknowledged |= keys
                     self.tally.duplicates += duplicates - 1
+                    self.tally.acknowledged_at.append((time.monotonic(), len(keys)))
                 return
             with self.tally.lock:
                 self.tally.answers[str(status) if isinstance(status, int) else data.decode()] += 1
@@ -283,6 +305,7 @@ class Producer(threading.Thread):
             self.tally.unknown |= keys
 
     def _request(self, path: str, body: bytes) -> tuple[int | None, bytes, float | None]:
+        started = time.perf_counter()
         try:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -297,6 +320,8 @@ class Producer(threading.Thread):
         finally:
             with self.tally.lock:
                 self.tally.requests += 1
+                kind = "batch" if path.endswith("/batch") else "single"
+                self.tally.latency[kind].append(time.perf_counter() - started)
         after = response.getheader("Retry-After")
         return response.status, data, float(after) if after else None
 
@@ -337,6 +362,78 @@ def crash_and_restart(
     return f"{order[0].name} then {order[1].name}"
 
 
+# --- the schedule -------------------------------------------------------------------------
+
+EVERY_MINUTE = """\
+name: Every minute
+slug: every-minute
+schedule: "* * * * *"
+levels: [bronze]
+checks: [{check: has_owner, level: bronze}, has_tags]
+"""
+
+
+def schedule_scorecard(env: dict[str, str]) -> datetime:
+    """Load a scorecard scheduled every minute; returns when it was created."""
+    path = Path(env["MESHPORT_DATA_DIR"]) / "every-minute.yaml"
+    path.write_text(EVERY_MINUTE)
+    created = datetime.now(UTC)
+    done = manage(env, "load_scorecards", str(path))
+    if done.returncode != 0:
+        raise SystemExit(f"load_scorecards failed:\n{done.stderr[-3000:]}")
+    return created
+
+
+@dataclass
+class Schedule:
+    """The every-minute scorecard's runs: one per minute slot, whatever was killed.
+
+    The worker ticks when it starts and every 60 s after, and a tick claims every slot
+    of the last five minutes that has no run, so every minute that began 90 s or more
+    before the posting ended (a tick's gap, plus a restart) must have its one run."""
+
+    expected: int = 0
+    slots: int = 0
+    missing: int = 0
+    doubled: int = 0  # more than one run for a slot, or a run's products scored twice
+    statuses: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.doubled)
+
+    def __str__(self) -> str:
+        states = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "none"
+        return (
+            f"{self.slots} runs for {self.expected} minutes due ({states}); "
+            f"missing {self.missing}, doubled {self.doubled}  (must be 0)"
+        )
+
+
+def check_schedule(created: datetime, ended: datetime) -> Schedule:
+    from django.db.models import Count
+
+    from governance.models import ScorecardRun
+
+    runs = ScorecardRun.objects.filter(
+        scorecard__slug="every-minute", trigger=ScorecardRun.Trigger.SCHEDULE
+    ).annotate(scored=Count("results"), products=Count("results__product", distinct=True))
+    first = created.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    last = (ended - timedelta(seconds=90)).replace(second=0, microsecond=0)
+    due = set()
+    while first <= last:
+        due.add(first)
+        first += timedelta(minutes=1)
+    slots = Counter(run.slot for run in runs)
+    return Schedule(
+        expected=len(due),
+        slots=len(slots),
+        missing=len(due - set(slots)),
+        doubled=sum(n - 1 for n in slots.values()) + sum(r.scored != r.products for r in runs),
+        statuses=Counter(run.status for run in runs),
+    )
+
+
 # --- the checks ---------------------------------------------------------------------------
 
 
@@ -352,6 +449,7 @@ class Findings:
     outbox_left: int = 0
     outbox_seconds: float = 0.0
     search_check: str = ""
+    schedule: Schedule | None = None
 
     @property
     def ok(self) -> bool:
@@ -362,6 +460,7 @@ class Findings:
             or self.runs_wrong_count
             or self.runs_without_io
             or self.outbox_left
+            or (self.schedule is not None and not self.schedule.ok)
         ) and self.search_check.startswith("clean")
 
 
@@ -472,6 +571,7 @@ def run(options: Options) -> bool:
     rng = random.Random(options.seed)
     with fresh_store(options) as env:
         secret = prepare(env)
+        created = schedule_scorecard(env)
         port = _free_port()
         web, worker = web_service(env, port), worker_service(env)
         worker.start()
@@ -480,6 +580,7 @@ def run(options: Options) -> bool:
             wait_ready(web, port, secret)
             tally, crashes, seconds = post_and_crash(options, rng, web, worker, secret, port)
             findings = check_database(env, tally)
+            findings.schedule = check_schedule(created, datetime.now(UTC))
             wait_for_outbox(findings, timeout=120)
         finally:
             web.stop()
@@ -520,6 +621,7 @@ def report(
             f"{f.runs_without_io}  (must be 0)",
         ),
         ("search outbox left", f"{f.outbox_left}  (drained in {f.outbox_seconds:.1f} s)"),
+        ("scheduled scorecard", str(f.schedule)),
         ("search_check", f.search_check),
         ("verdict", "PASS" if f.ok else "FAIL"),
     ]

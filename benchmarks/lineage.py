@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import platform
 import secrets
@@ -63,6 +62,7 @@ from urllib.parse import quote
 
 from benchmarks.ingest import ROOT, Server, Settings, child_pids
 from benchmarks.lineage_synth import MESH_FORMAT, SCALES
+from benchmarks.stats import percentile
 
 MANIFEST = "lineage-mesh.json"
 TARGET_P95_MS = {"100k": 50.0, "1m": 200.0}  # bounded queries, cold
@@ -475,17 +475,11 @@ def measure(args: argparse.Namespace, scale: str) -> ScaleResult:
 # --- report ---------------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], q: float) -> float:
-    """Nearest rank: the smallest value with at least ``q`` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
 def _latencies(answers: list[Answer]) -> list[str]:
     if not answers:
         return ["—"] * 3
     ms = [a.ms for a in answers]
-    return [f"{_percentile(ms, 0.5):.1f}", f"{_percentile(ms, 0.95):.1f}", f"{max(ms):.1f}"]
+    return [f"{percentile(ms, 0.5):.1f}", f"{percentile(ms, 0.95):.1f}", f"{max(ms):.1f}"]
 
 
 def _truncation(answers: list[Answer]) -> str:
@@ -505,7 +499,7 @@ def _targeted(name: str) -> bool:
 def _verdict(result: QueryResult, target: float | None) -> str:
     verdict = ""
     if target is not None and result.cold:
-        p95 = _percentile([a.ms for a in result.cold], 0.95)
+        p95 = percentile([a.ms for a in result.cold], 0.95)
         verdict = "ok" if p95 < target else "MISSED"
     elif target is not None:
         verdict = "no answers"

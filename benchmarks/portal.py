@@ -39,7 +39,6 @@ import cProfile
 import gc
 import io
 import json
-import math
 import os
 import platform
 import pstats
@@ -63,6 +62,7 @@ from benchmarks.search import (
     whoosh_on_disk,
 )
 from benchmarks.search_synth import SCALES, Assets, build_assets
+from benchmarks.stats import percentile
 
 MANIFEST = "portal-extras.json"
 PORTAL_FORMAT = 1  # bump when the governance extras change shape
@@ -438,14 +438,8 @@ def profile_page(page: Page, client: Any, count: int = 25) -> str:
 # --- report -----------------------------------------------------------------------------------
 
 
-def _pct(values: list[float], q: float) -> float:
-    """Nearest rank: the smallest value with at least ``q`` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
 def _verdict(timing: PageTiming) -> str:
-    return "met" if timing.ms and _pct(timing.ms, 0.95) < TARGET_MS else "MISSED"
+    return "met" if timing.ms and percentile(timing.ms, 0.95) < TARGET_MS else "MISSED"
 
 
 def _queries(timing: PageTiming) -> str:
@@ -458,8 +452,8 @@ def table_rows(timings: list[PageTiming]) -> list[list[str]]:
         [
             t.page,
             str(len(t.ms)),
-            f"{_pct(t.ms, 0.5):.1f}",
-            f"{_pct(t.ms, 0.95):.1f}",
+            f"{percentile(t.ms, 0.5):.1f}",
+            f"{percentile(t.ms, 0.95):.1f}",
             f"{max(t.first_ms):.0f}",
             _queries(t),
             f"< {TARGET_MS:.0f}",
@@ -476,7 +470,7 @@ def url_rows(timings: list[PageTiming], requests: int) -> list[list[str]]:
         for i, url in enumerate(t.urls):
             ms = t.ms[i * requests : (i + 1) * requests]
             if ms:
-                p50, p95 = _pct(ms, 0.5), _pct(ms, 0.95)
+                p50, p95 = percentile(ms, 0.5), percentile(ms, 0.95)
                 rows.append([t.page, url, f"{p50:.1f}", f"{p95:.1f}", str(t.queries[i])])
     return rows
 

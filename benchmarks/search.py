@@ -45,7 +45,6 @@ import argparse
 import cProfile
 import io
 import json
-import math
 import os
 import platform
 import pstats
@@ -73,6 +72,7 @@ from benchmarks.search_synth import (
     platform_of,
     write_assets,
 )
+from benchmarks.stats import percentile
 
 MANIFEST = "search-assets.json"
 QUERY_P95_MS = 50.0
@@ -655,17 +655,11 @@ def _restore(model: Any, descriptions: dict[int, str]) -> None:
 # --- report -------------------------------------------------------------------------------------
 
 
-def _pct(values: list[float], q: float) -> float:
-    """Nearest rank: the smallest value with at least ``q`` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
 def _verdict(timing: Timing, target_ms: float) -> str:
     if not timing.ms:
         return "no queries"
     misses = []
-    if _pct(timing.ms, 0.95) >= target_ms:
+    if percentile(timing.ms, 0.95) >= target_ms:
         misses.append("p95")
     if max(timing.ms) >= MAX_MS:
         misses.append(f"max ≥ {MAX_MS:.0f}")
@@ -687,10 +681,10 @@ def table_rows(result: Result) -> list[list[str]]:
             [
                 category.name,
                 str(len(timing.ms)),
-                f"{_pct(timing.ms, 0.5):.1f}" if timing.ms else "—",
-                f"{_pct(timing.ms, 0.95):.1f}" if timing.ms else "—",
+                f"{percentile(timing.ms, 0.5):.1f}" if timing.ms else "—",
+                f"{percentile(timing.ms, 0.95):.1f}" if timing.ms else "—",
                 f"{max(timing.ms):.1f}" if timing.ms else "—",
-                f"{_pct(timing.first_ms, 0.95):.1f}" if timing.first_ms else "—",
+                f"{percentile(timing.first_ms, 0.95):.1f}" if timing.first_ms else "—",
                 f"< {category.target_ms:.0f}",
                 _verdict(timing, category.target_ms),
                 note,
@@ -700,7 +694,7 @@ def table_rows(result: Result) -> list[list[str]]:
 
 
 def _median(values: list[int]) -> float:
-    return _pct([float(v) for v in values], 0.5) if values else 0.0
+    return percentile([float(v) for v in values], 0.5) if values else 0.0
 
 
 def report(result: Result) -> str:
@@ -749,11 +743,11 @@ def _fresh_lines(fresh: Freshness) -> list[str]:
         f"{fresh.searchable:,}/{fresh.rows:,}",
         f"- one ingest's changes (a job, its inputs and outputs; {len(fresh.ingest_ms)} "
         f"trials, median {_median(fresh.ingest_docs):.0f} documents): drain median "
-        f"{_pct(fresh.ingest_ms, 0.5) if fresh.ingest_ms else 0:.0f} ms, max {worst:.0f} ms; "
+        f"{percentile(fresh.ingest_ms, 0.5) if fresh.ingest_ms else 0:.0f} ms, max {worst:.0f} ms; "
         f"+ up to {POLL_S * 1000:.0f} ms poll → searchable within {FRESH_S:.0f} s: "
         f"{'ok' if ok else 'MISSED'} ({fresh.ingest_searchable}/{len(fresh.ingest_ms)} found); "
         f"first search after the commit: median "
-        f"{_pct(fresh.after_commit_ms, 0.5) if fresh.after_commit_ms else 0:.0f} ms",
+        f"{percentile(fresh.after_commit_ms, 0.5) if fresh.after_commit_ms else 0:.0f} ms",
     ]
 
 
