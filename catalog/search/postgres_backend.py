@@ -34,17 +34,15 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import islice
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from whoosh import highlight
 from whoosh import query as wq
 
-from catalog.search.analysis import PREFIX_MAX, identifier_parts, prose_analyzer
+from catalog.search.analysis import PREFIX_MAX, prose_analyzer
 from catalog.search.arrays import K1
 from catalog.search.base import (
     FACETS,
@@ -59,6 +57,7 @@ from catalog.search.base import (
     SearchResults,
     Suggestion,
 )
+from catalog.search.hits import Snippets, facet_values, match_words, stored_hit
 from catalog.search.postgres_query import (
     ALL_DOCUMENTS,
     CODES,
@@ -82,7 +81,6 @@ from catalog.search.postgres_query import (
     tsquery,
 )
 from catalog.search.query import ParsedText, parse, validate_filters
-from catalog.search.whoosh_backend import SNIPPET_CHARS, _matched_columns, _plain, _Snippets
 from catalog.search.whoosh_query import EXACT, KV, SCHEMA_VERSION
 
 # The layout of the rows: bumped with any change to it, and with the analysis (whoosh's
@@ -740,62 +738,36 @@ class _Search:
         return answer
 
     def _hits(self, text_q: wq.Query | None, answer: Answer) -> list[Hit]:
-        words = self._match_words()
-        marks = _Marks(text_q) if not self.parsed.is_empty else None
+        words = match_words(self.parsed, self.text.corrected)
+        snippets = _snippets(text_q) if not self.parsed.is_empty else None
         scored = self.query.sort == "relevance" and text_q is not None
-        found = []
-        for doc_id, relevance, stored, name, type_ in answer.hits:
-            description = stored.get("description", "")
-            updated = stored.get("updated_at")
-            found.append(
-                Hit(
-                    id=doc_id,
-                    type=type_,
-                    name=name,
-                    url=stored["url"],
-                    subtitle=stored.get("subtitle", ""),
-                    score=round(relevance, 4) if scored else 0.0,
-                    snippet=(marks(description) if marks else "") or _plain(description),
-                    columns=_matched_columns(stored.get("columns", ""), words),
-                    facets=stored.get("facets", {}),
-                    labels=stored.get("labels", {}),
-                    updated_at=datetime.fromisoformat(updated) if updated else None,
-                    consumers=stored.get("consumers", 0),
-                )
+        return [
+            stored_hit(
+                stored,
+                doc_id=doc_id,
+                doc_type=type_,
+                name=name,
+                score=relevance if scored else 0.0,
+                snippets=snippets,
+                words=words,
             )
-        return found
-
-    def _match_words(self) -> set[str]:
-        typed = [*self.parsed.words, *(w for _, w in self.parsed.fielded)]
-        typed += [w for phrase in self.parsed.phrases for w in phrase.split()]
-        words = {w.lower() for w in typed} | {p for w in typed for p in identifier_parts(w)}
-        return words | {t for terms in self.text.corrected.values() for t in terms}
+            for doc_id, relevance, stored, name, type_ in answer.hits
+        ]
 
     def _facets(self, answer: Answer) -> dict[str, list[FacetValue]]:
-        facets = {}
-        for name in FACETS:
-            chosen = self.filters.get(name, [])
-            counts = answer.counts.get(name, {})
-            for value in chosen:
-                counts.setdefault(value, 0)
-            facets[name] = [
-                FacetValue(value, answer.labels.get(value, value), count, value in chosen)
-                for value, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            ]
-        return facets
+        return {
+            name: facet_values(
+                self.filters.get(name, []), answer.counts.get(name, {}), answer.labels
+            )
+            for name in FACETS
+        }
 
 
-class _Marks(_Snippets):
-    """Descriptions with the query's description terms marked, as whoosh marks them; the
-    terms come from the query itself rather than an index reader."""
-
-    def __init__(self, text_q: wq.Query | None) -> None:
-        self.words = frozenset(t.text for t in leaves(text_q) if t.fieldname == "description")
-        self.analyzer = _PROSE
-        self.highlighter = highlight.Highlighter(
-            fragmenter=highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60),
-            formatter=highlight.HtmlFormatter(tagname="mark", between=" … "),
-        )
+def _snippets(text_q: wq.Query | None) -> Snippets:
+    """Hits' descriptions with the query's description terms marked, as whoosh marks
+    them; the terms come from the query itself rather than an index reader."""
+    words = frozenset(t.text for t in leaves(text_q) if t.fieldname == "description")
+    return Snippets(words, _PROSE)
 
 
 _PROSE = prose_analyzer()

@@ -32,7 +32,6 @@ from stat import S_ISREG
 from typing import Any
 
 import numpy as np
-from whoosh import highlight
 from whoosh import query as wq
 from whoosh.filedb.filestore import FileStorage, RamStorage
 from whoosh.index import FileIndex
@@ -40,7 +39,7 @@ from whoosh.reading import EmptyReader, IndexReader, MultiReader, SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from catalog.search.analysis import PREFIX_MAX, identifier_forms, identifier_parts
+from catalog.search.analysis import PREFIX_MAX
 from catalog.search.arrays import K1, B, Mask, Matches, SegmentFacets, Snapshot, facet_arrays
 from catalog.search.base import (
     FACETS,
@@ -55,6 +54,7 @@ from catalog.search.base import (
     SearchResults,
     Suggestion,
 )
+from catalog.search.hits import Snippets, facet_values, match_words, stored_hit
 from catalog.search.query import ParsedText, parse, validate_filters
 from catalog.search.whoosh_query import (
     EXACT,
@@ -70,9 +70,7 @@ from catalog.search.whoosh_query import (
     type_filter,
 )
 
-SNIPPET_CHARS = 220
 FORMAT_FILE = "FORMAT"  # in each index directory: the SCHEMA_VERSION it was written with
-MAX_MATCHED_COLUMNS = 8
 REBUILD_MB = 2048  # posting pools of a rebuild, all processes together (settings: REBUILD_MB)
 
 
@@ -589,38 +587,25 @@ class _Search:
     def _hits(self, text_q: wq.Query | None, text: Matches, matched: Mask) -> list[Hit]:
         start = (self.query.page - 1) * self.query.page_size
         page = self._ordered(text_q, text, matched)[start:]
-        words = self._match_words()
-        snippet = _Snippets(self.searcher, text_q) if not self.parsed.is_empty else None
+        words = match_words(self.parsed, self.text.corrected)
+        snippets = _snippets(self.searcher, text_q) if not self.parsed.is_empty else None
         scored = self.query.sort == "relevance" and text_q is not None
         hits = []
         for docnum in page:
             stored = self.searcher.stored_fields(docnum)
-            updated = stored.get("updated_at")
-            description = stored.get("description", "")
             score = float(text.scores[docnum] * self.view.ranks[docnum]) if scored else 0.0
             hits.append(
-                Hit(
-                    id=stored["id"],
-                    type=stored["type"],
+                stored_hit(
+                    stored,
+                    doc_id=stored["id"],
+                    doc_type=stored["type"],
                     name=stored["name"],
-                    url=stored["url"],
-                    subtitle=stored.get("subtitle", ""),
-                    score=round(score, 4),
-                    snippet=(snippet(description) if snippet else "") or _plain(description),
-                    columns=_matched_columns(stored.get("columns", ""), words),
-                    facets=stored.get("facets", {}),
-                    labels=stored.get("labels", {}),
-                    updated_at=datetime.fromisoformat(updated) if updated else None,
-                    consumers=stored.get("consumers", 0),
+                    score=score,
+                    snippets=snippets,
+                    words=words,
                 )
             )
         return hits
-
-    def _match_words(self) -> set[str]:
-        typed = [*self.parsed.words, *(w for _, w in self.parsed.fielded)]
-        typed += [w for phrase in self.parsed.phrases for w in phrase.split()]
-        words = {w.lower() for w in typed} | {p for w in typed for p in identifier_parts(w)}
-        return words | {t for terms in self.text.corrected.values() for t in terms}
 
     def _facets(self, text: Mask, matched: Mask) -> dict[str, list[FacetValue]]:
         labels = _labels(self.view)
@@ -630,62 +615,17 @@ class _Search:
             # Count the alternatives to what is chosen as if it were not chosen.
             counted = self._narrowed(text, leave_out=name) if chosen else matched
             counts = self.view.facet(name, self.view.cache.facets).count(counted)
-            for value in chosen:
-                counts.setdefault(value, 0)
-            facets[name] = [
-                FacetValue(value, labels.get(value, value), count, value in chosen)
-                for value, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            ]
+            facets[name] = facet_values(chosen, counts, labels)
         return facets
 
 
-class _Snippets:
-    """Descriptions with the query's description words marked, as whoosh's highlighter
-    marks them for a hit."""
-
-    def __init__(self, searcher: Searcher, text_q: wq.Query | None) -> None:
-        field = searcher.schema["description"]
-        terms = (
-            text_q.existing_terms(searcher.reader(), fieldname="description", expand=True)
-            if text_q
-            else ()
-        )
-        self.words = frozenset(field.from_bytes(text) for _, text in terms)
-        self.analyzer = field.analyzer
-        self.highlighter = highlight.Highlighter(
-            fragmenter=highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60),
-            formatter=highlight.HtmlFormatter(tagname="mark", between=" … "),
-        )
-
-    def __call__(self, text: str) -> str:
-        if not text or not self.words:
-            return ""
-        tokens = self.analyzer(text, positions=True, chars=True, mode="index", removestops=False)
-        tokens = self.highlighter._merge_matched_tokens(
-            highlight.set_matched_filter(tokens, self.words)
-        )
-        fragments = self.highlighter.fragmenter.fragment_tokens(text, tokens)
-        top = highlight.top_fragments(fragments, 2, self.highlighter.scorer, self.highlighter.order)
-        return self.highlighter.formatter.format(top)  # type: ignore[no-any-return]
-
-
-def _plain(description: str) -> str:
-    return highlight.htmlescape(_shorten(description), quote=False) if description else ""
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
-
-
-def _matched_columns(columns: str, words: set[str]) -> list[str]:
-    if not columns or not words:
-        return []
-    matched = []
-    for column in columns.split("\n"):
-        forms = {form for form, _ in identifier_forms(column)}
-        if forms & words or any(f.startswith(w) for f in forms for w in words if len(w) >= 3):
-            matched.append(column)
-            if len(matched) == MAX_MATCHED_COLUMNS:
-                break
-    return matched
+def _snippets(searcher: Searcher, text_q: wq.Query | None) -> Snippets:
+    """Hits' descriptions with the index terms the query matches marked (prefixes and
+    corrections expanded), as whoosh's highlighter marks them."""
+    field = searcher.schema["description"]
+    terms = (
+        text_q.existing_terms(searcher.reader(), fieldname="description", expand=True)
+        if text_q
+        else ()
+    )
+    return Snippets(frozenset(field.from_bytes(text) for _, text in terms), field.analyzer)
