@@ -57,6 +57,9 @@ SCALES = {
     "small": SearchScale("small", Scale("search-small", 2_000, 1_000, 8, 12), 60, 40),
     # ~100k documents: 66,000 datasets, 32,000 jobs, 1,500 products and the rest.
     "100k": SearchScale("100k", Scale("search-100k", 66_000, 32_000, 16, 36), 1_500, 240),
+    # ~1M documents: ten times the assets, with the same vocabulary and organisation
+    # (more people, deeper layers, more dataset namespaces).
+    "1m": SearchScale("1m", Scale("search-1m", 660_000, 320_000, 20, 44), 15_000, 2_400),
 }
 
 # --- vocabulary ---------------------------------------------------------------------------
