@@ -8,10 +8,16 @@ syntax error never passes: that is a bug, and stays a 500.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.template import loader
+
+log = logging.getLogger(__name__)
 
 # SQLSTATE (or its two-character class) → the cause named to the client.
 _PG_CAUSES = {
@@ -49,3 +55,26 @@ def busy_cause(exc: BaseException) -> str | None:
 def retry_after_seconds() -> int:
     """The ``Retry-After`` a busy answer carries."""
     return int(settings.MESHPORT_RETRY_AFTER_SECONDS)
+
+
+class BusyDatabaseMiddleware:
+    """A portal request the database refused for now gets a 503 page with
+    ``Retry-After``, as the APIs do, instead of a 500 that reads as a bug. The page is
+    rendered without the request, so that it does not query the busy database again."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        cause = busy_cause(exc)
+        if cause is None:
+            return None
+        seconds = retry_after_seconds()
+        log.warning("%s %s: database busy (%s), answered 503", request.method, request.path, cause)
+        page = loader.get_template("503.html").render({"retry_after": seconds})
+        response = HttpResponse(page, status=503)
+        response["Retry-After"] = str(seconds)
+        return response

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "meshport.access.ReadAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "meshport.db.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "meshport.urls"

@@ -12,6 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 from django.db import OperationalError, connection
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
 from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 from rest_framework.test import APIClient
@@ -21,6 +23,7 @@ from lineage import services
 from lineage.models import Job, LineageEvent, Run
 from lineage.services import GroupCommit
 from meshport.api import exception_handler
+from meshport.db import BusyDatabaseMiddleware
 from tests.conftest import run_event
 
 URL = "/api/v1/lineage"
@@ -272,3 +275,33 @@ def test_an_event_that_waits_too_long_is_withdrawn_with_503_and_taken_on_retry(
     group._leading = False
     assert pipeline.post(URL, event, format="json").status_code == 201
     assert LineageEvent.objects.count() == 1
+
+
+# --- the portal ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_portal_write_while_locked_is_a_503_page_then_the_resend_is_taken(
+    admin_user: Any,
+) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    form = {"name": "airflow-prod", "scopes": ["lineage:write"], "expires_in_days": "30"}
+    with database_locked(["catalog_apitoken"]):
+        response = client.post("/tokens/", form)
+
+    assert response.status_code == 503
+    assert 1 <= int(response["Retry-After"]) <= 5
+    assert "Meshport is busy" in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+    assert client.post("/tokens/", form).status_code == 201
+    assert ApiToken.objects.get().name == "airflow-prod"
+
+
+def test_a_portal_error_that_is_not_the_database_being_busy_stays_a_500() -> None:
+    middleware = BusyDatabaseMiddleware(lambda request: HttpResponse())
+    request = RequestFactory().get("/")
+
+    assert middleware.process_exception(request, OperationalError("no such table: x")) is None
+    assert middleware.process_exception(request, ValueError("database is locked")) is None
