@@ -3,13 +3,31 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from catalog.audit import Via
+from catalog.audit import Via, token_recorded
 from catalog.models import ApiToken, Dataset, DatasetField, DatasetVersion, Namespace
 from catalog.search.outbox import search_outbox_add
 from catalog.services import api_token_issue, api_token_revoke
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Deletions made here go through :meth:`delete_one`, the model's own service, which
+    records them in the audit log as the admin's, as the portal and the API record
+    theirs; a bulk delete is one transaction."""
+
+    def delete_one(self, obj: Any, actor: str) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_one(obj, request.user.get_username())
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_one(obj, request.user.get_username())
 
 
 class SearchIndexedAdmin(admin.ModelAdmin):
@@ -67,7 +85,7 @@ class DatasetVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedAdmin):
     """Tokens are created here with their secret shown once, in a message."""
 
     list_display = [
@@ -94,7 +112,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            changed = {
+                field: [_audited(form.initial.get(field)), _audited(form.cleaned_data[field])]
+                for field in form.changed_data
+            }
+            with transaction.atomic():
+                super().save_model(request, obj, form, change)
+                actor = request.user.get_username()
+                token_recorded(obj, "changed", actor=actor, via=Via.ADMIN, changed=changed)
             return
         scopes = obj.scopes if isinstance(obj.scopes, list) else [str(obj.scopes)]
         token, secret = api_token_issue(
@@ -112,8 +137,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
+    def delete_one(self, obj: ApiToken, actor: str) -> None:
+        with transaction.atomic():
+            token_recorded(obj, "deleted", actor=actor, via=Via.ADMIN)
+            obj.delete()
+
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset:
             api_token_revoke(token=token, actor=request.user.get_username(), via=Via.ADMIN)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
+
+
+def _audited(value: Any) -> Any:
+    """A form value as the audit log keeps it (JSON): dates as ISO text."""
+    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -70,9 +70,17 @@ def actor_of(*, token: ApiToken | None = None, user: Any = None) -> tuple[str, s
     return "anonymous", Via.API
 
 
-def token_recorded(token: ApiToken, verb: str, *, actor: str, via: str) -> AuditEntry:
-    """A token issued or revoked (its secret is never recorded, its prefix is)."""
-    changes: dict[str, Any] = {"prefix": token.prefix}
+def token_recorded(
+    token: ApiToken,
+    verb: str,
+    *,
+    actor: str,
+    via: str,
+    changed: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """A token issued, changed, revoked or deleted (its secret is never recorded, its
+    prefix is); ``changed``: the fields an edit changed, as ``[before, after]``."""
+    changes: dict[str, Any] = {"prefix": token.prefix, **(changed or {})}
     if verb == "issued":
         changes.update(
             scopes=token.scopes,

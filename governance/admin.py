@@ -4,10 +4,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from catalog.admin import AuditedAdmin
 from catalog.audit import Via
 from governance.checks import RULE, UnknownCheck, check_type
 from governance.models import (
@@ -23,10 +25,19 @@ from governance.models import (
     WebhookSubscription,
 )
 from governance.rules import RuleError
-from governance.scorecard_services import scorecard_run_request
+from governance.scorecard_services import (
+    scorecard_delete,
+    scorecard_recorded,
+    scorecard_run_request,
+)
 from governance.scorecards import cron, filters_from
-from governance.services import slo_save
-from governance.webhooks import validate_webhook_url, webhook_ping
+from governance.services import slo_delete, slo_save
+from governance.webhooks import (
+    validate_webhook_url,
+    webhook_delete,
+    webhook_ping,
+    webhook_recorded,
+)
 
 # --- webhooks -----------------------------------------------------------------------------
 
@@ -57,7 +68,7 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(AuditedAdmin):
     """The secret is shown once, when the subscription is created, like API tokens."""
 
     form = WebhookSubscriptionForm
@@ -78,15 +89,22 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
         return "everything"
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        actor = request.user.get_username()
         if not change:
-            obj.created_by = request.user.get_username()
-        super().save_model(request, obj, form, change)
+            obj.created_by = actor
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            verb, fields = ("changed", form.changed_data) if change else ("created", ())
+            webhook_recorded(obj, verb, actor=actor, via=Via.ADMIN, fields=fields)
         if not change:
             self.message_user(
                 request,
                 f"Webhook {obj.name!r} created. Its signing secret, shown only now: {obj.secret}",
                 messages.WARNING,
             )
+
+    def delete_one(self, obj: WebhookSubscription, actor: str) -> None:
+        webhook_delete(subscription=obj, actor=actor, via=Via.ADMIN)
 
     @admin.action(description="Send a test ping")
     def ping(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
@@ -136,7 +154,7 @@ class SloSegmentInline(admin.TabularInline):
 
 
 @admin.register(Slo)
-class SloAdmin(admin.ModelAdmin):
+class SloAdmin(AuditedAdmin):
     """SLOs added here are evaluated on save; a contract's SLO changes with its contract."""
 
     list_display = ["name", "kind", "product", "state", "state_since", "budget_remaining", "source"]
@@ -160,6 +178,9 @@ class SloAdmin(admin.ModelAdmin):
         if not change:
             obj.source = Slo.Source.ADMIN
         slo_save(slo=obj, actor=request.user.get_username(), via=Via.ADMIN)
+
+    def delete_one(self, obj: Slo, actor: str) -> None:
+        slo_delete(slo=obj, actor=actor, via=Via.ADMIN)
 
 
 # --- scorecards ---------------------------------------------------------------------------
@@ -231,7 +252,7 @@ class ScorecardCheckInline(admin.TabularInline):
 
 
 @admin.register(Scorecard)
-class ScorecardAdmin(admin.ModelAdmin):
+class ScorecardAdmin(AuditedAdmin):
     """Scorecards defined as code can be edited here too; the next file load replaces them."""
 
     form = ScorecardForm
@@ -246,6 +267,15 @@ class ScorecardAdmin(admin.ModelAdmin):
         obj.source = Scorecard.Source.ADMIN
         obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Recorded once its levels and checks are saved (the admin's transaction)."""
+        super().save_related(request, form, formsets, change)
+        verb = "changed" if change else "created"
+        scorecard_recorded(form.instance, verb, request.user.get_username(), Via.ADMIN)
+
+    def delete_one(self, obj: Scorecard, actor: str) -> None:
+        scorecard_delete(scorecard=obj, actor=actor, via=Via.ADMIN)
 
     @admin.action(description="Run the selected scorecards now")
     def run_now(self, request: HttpRequest, queryset: QuerySet[Scorecard]) -> None:
@@ -298,3 +328,6 @@ class WaiverAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoked in the portal, which records it

@@ -100,18 +100,19 @@ def scorecard_save(
                     "ordinal": i,
                 },
             )
-        _audit_scorecard(scorecard, "created" if created else "changed", actor, via)
+        scorecard_recorded(scorecard, "created" if created else "changed", actor, via)
     return scorecard
 
 
 def scorecard_delete(*, scorecard: Scorecard, actor: str, via: str) -> None:
     """Delete a scorecard with its history and waivers bound to it."""
     with transaction.atomic():
-        _audit_scorecard(scorecard, "deleted", actor, via)
+        scorecard_recorded(scorecard, "deleted", actor, via)
         scorecard.delete()
 
 
-def _audit_scorecard(scorecard: Scorecard, verb: str, actor: str, via: str) -> None:
+def scorecard_recorded(scorecard: Scorecard, verb: str, actor: str, via: str) -> None:
+    """One audit entry for a scorecard created, changed or deleted (with its checks)."""
     checks = [] if verb == "deleted" else list(scorecard.checks.values_list("key", flat=True))
     audit_record(
         actor=actor,

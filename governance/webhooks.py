@@ -277,10 +277,22 @@ def webhook_update(
     return subscription
 
 
-def webhook_delete(*, subscription: WebhookSubscription, actor: str) -> None:
+def webhook_delete(*, subscription: WebhookSubscription, actor: str, via: str = Via.API) -> None:
     with transaction.atomic():
-        _audit_webhook(subscription, "deleted", actor, {})
+        _audit_webhook(subscription, "deleted", actor, {}, via)
         subscription.delete()
+
+
+def webhook_recorded(
+    subscription: WebhookSubscription,
+    verb: str,
+    *,
+    actor: str,
+    via: str,
+    fields: Iterable[str] = (),
+) -> None:
+    """A subscription created or changed elsewhere than through the services (the admin)."""
+    _audit_webhook(subscription, verb, actor, _described(subscription, fields), via)
 
 
 def _described(subscription: WebhookSubscription, fields: Iterable[str] = ()) -> dict[str, Any]:
@@ -298,11 +310,15 @@ def _described(subscription: WebhookSubscription, fields: Iterable[str] = ()) ->
 
 
 def _audit_webhook(
-    subscription: WebhookSubscription, verb: str, actor: str, changes: dict[str, Any]
+    subscription: WebhookSubscription,
+    verb: str,
+    actor: str,
+    changes: dict[str, Any],
+    via: str = Via.API,
 ) -> None:
     audit_record(
         actor=actor,
-        via=Via.API,
+        via=via,
         action=f"webhook.{verb}",
         target=str(subscription.pk),
         label=subscription.name,

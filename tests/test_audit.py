@@ -18,7 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from catalog.models import ApiToken, AuditEntry
-from governance.models import Slo, WebhookSubscription
+from governance.models import Scorecard, Slo, Waiver, WebhookSubscription
 from tests.test_roles import (  # noqa: F401  (fixtures)
     PRODUCT,
     WRITES,
@@ -223,3 +223,53 @@ def test_token_use_and_refusals_are_logged_without_secrets(
     assert refused.levelname == "WARNING" and "deadbeef" in refused.getMessage()
     assert all(pipeline_token not in r.getMessage() for r in (used, refused))
     assert "nope" not in refused.getMessage()
+
+
+def test_changes_and_deletions_in_the_admin_are_recorded_as_the_admins(
+    world: World, admin_user: User
+) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    token, _ = ApiToken.issue(name="ci", scopes=["lineage:write"])
+    edit = {"name": "ci", "scopes": '["lineage:write", "products:write"]', "expires_at": ""}
+    changed = client.post(f"/admin/catalog/apitoken/{token.pk}/change/", edit)
+    assert changed.status_code == 302, changed.content[:2000]
+    deleted = client.post(f"/admin/catalog/apitoken/{token.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+    slos = [
+        Slo.objects.create(product=world.product, name=name, kind="freshness")
+        for name in ("Fresh", "Fresher")
+    ]
+    bulk = {"action": "delete_selected", "_selected_action": [s.pk for s in slos], "post": "yes"}
+    assert client.post("/admin/governance/slo/", bulk).status_code == 302
+    readiness = Scorecard.objects.get(slug="readiness")
+    scorecard = client.post(f"/admin/governance/scorecard/{readiness.pk}/delete/", {"post": "yes"})
+    hook = WebhookSubscription.objects.create(name="ops", url="https://hooks.example.com/x")
+    assert client.post(f"/admin/governance/webhooksubscription/{hook.pk}/delete/", {"post": "yes"})
+
+    recorded = AuditEntry.objects.filter(via="admin").order_by("id")
+    assert [(e.action, e.actor) for e in recorded] == [
+        ("token.changed", "ada.admin"),
+        ("token.deleted", "ada.admin"),
+        ("slo.deleted", "ada.admin"),
+        ("slo.deleted", "ada.admin"),
+        ("scorecard.deleted", "ada.admin"),
+        ("webhook.deleted", "ada.admin"),
+    ]
+    assert recorded[0].changes["scopes"] == [
+        ["lineage:write"],
+        ["lineage:write", "products:write"],
+    ]
+    assert scorecard.status_code == 302
+    assert not Slo.objects.filter(pk__in=[s.pk for s in slos]).exists()
+    assert not (WebhookSubscription.objects.exists() or Scorecard.objects.exists())
+
+
+def test_waivers_are_not_deleted_in_the_admin(world: World, admin_user: User) -> None:
+    client = Client()
+    client.force_login(admin_user)
+
+    response = client.post(f"/admin/governance/waiver/{world.waiver.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 403
+    assert Waiver.objects.filter(pk=world.waiver.pk).exists()
