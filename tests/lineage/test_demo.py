@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from catalog.models import Dataset, DatasetSymlink, DatasetVersion, Namespace
 from lineage.demo import demo_events, demo_namespaces
@@ -106,6 +107,16 @@ def test_cross_domain_lineage_from_sales_to_finance(demo: str) -> None:
 
 
 def test_a_second_load_is_skipped(demo: str) -> None:
+    before = snapshot()
+
+    assert "demo mesh already loaded" in load()
+    assert snapshot() == before
+
+
+def test_a_load_after_the_raw_events_were_purged_is_skipped_too(demo: str) -> None:
+    LineageEvent.objects.update(received_at=timezone.now() - timedelta(days=100))
+    call_command("purge_events", "--older-than", "90d", "--no-progress", stdout=StringIO())
+    assert not LineageEvent.objects.exists()
     before = snapshot()
 
     assert "demo mesh already loaded" in load()
