@@ -199,12 +199,24 @@ def run_assertions(*, run: Run) -> list[DataQualityAssertion]:
     )
 
 
-def run_events(*, run: Run, limit: int = 50) -> list[LineageEvent]:
+RUN_EVENTS_SHOWN = 50
+
+
+def run_events(*, run: Run, limit: int = RUN_EVENTS_SHOWN) -> list[LineageEvent]:
     return list(
         LineageEvent.objects.filter(run_uuid=run.uuid)
         .defer("payload")
         .order_by("event_time", "id")[:limit]
     )
+
+
+def run_events_purged(*, run: Run, shown: list[LineageEvent]) -> int:
+    """How many of the events the run was projected from are no longer in the raw log
+    (``purge_events``): the page says so instead of listing fewer than it counts."""
+    stored = len(shown)
+    if stored >= RUN_EVENTS_SHOWN:
+        stored = LineageEvent.objects.filter(run_uuid=run.uuid).count()
+    return max(0, run.events_count - stored)
 
 
 # --- a job ------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ def run_detail(request: HttpRequest, run_uuid: uuid.UUID) -> HttpResponse:
     if run is None:
         raise Http404("No such run.")
     inputs, outputs = selectors.run_io(run=run)
+    events = selectors.run_events(run=run)
     return render(
         request,
         "lineage/run_detail.html",
@@ -62,7 +63,8 @@ def run_detail(request: HttpRequest, run_uuid: uuid.UUID) -> HttpResponse:
             "inputs": inputs,
             "outputs": outputs,
             "assertions": selectors.run_assertions(run=run),
-            "events": selectors.run_events(run=run),
+            "events": events,
+            "purged": selectors.run_events_purged(run=run, shown=events),
             "facets_json": pretty_json(run.facets) if run.facets else "",
         },
     )

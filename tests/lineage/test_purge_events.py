@@ -127,6 +127,29 @@ def test_the_facets_of_a_purged_run_come_from_the_projection(
     assert after == before and after["facets"]
 
 
+def test_a_run_page_says_which_of_its_events_retention_removed(client: Client) -> None:
+    run_id = "0190f0a6-8f3b-7c4e-9a51-3f1f2b6c8d01"
+    first = lineage_event_ingest(payload=run_event("START", run_id=run_id), token_name="tests")
+    LineageEvent.objects.update(received_at=timezone.now() - timedelta(days=100))
+    complete = run_event("COMPLETE", run_id=run_id, event_time="2024-05-01T10:05:00Z")
+    lineage_event_ingest(payload=complete, token_name="tests")
+    run = Run.objects.get()
+    page = run.get_absolute_url()
+    assert "removed from the raw log" not in client.get(page).content.decode()
+
+    purge("--older-than", "90d")
+    html = client.get(page).content.decode()
+    assert first.event_id not in set(LineageEvent.objects.values_list("id", flat=True))
+    assert "1 event of this run was removed from the raw log by retention" in html
+    assert "known as the parent of another run" not in html
+
+    LineageEvent.objects.update(received_at=timezone.now() - timedelta(days=100))
+    purge("--older-than", "90d")
+    html = client.get(page).content.decode()
+    assert "2 events of this run were removed from the raw log by retention" in html
+    assert "known as the parent of another run" not in html
+
+
 def test_a_dry_run_deletes_nothing(aged_demo: set[int]) -> None:
     output = purge("--older-than", "90d", "--dry-run", "--batch-size", "100")
 
