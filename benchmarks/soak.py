@@ -232,15 +232,19 @@ def soak(
     for thread in [*producers, *readers]:
         thread.start()
     crashes: list[str] = []
+    kills = [started + at for at in crash.kill_schedule(rng, options.kills, options.seconds)]
     minute = 0
-    for moment in crash.kill_schedule(rng, options.kills, options.seconds):
-        time.sleep(max(0.0, started + moment - time.monotonic()))
-        crashes.append(crash.crash_and_restart(rng, web, worker, port, secret))
-        print(f"  kill {len(crashes)}: {crashes[-1]}", file=sys.stderr, flush=True)
     while (left := started + options.seconds - time.monotonic()) > 0:
-        time.sleep(min(left, 5.0))
-        if int((time.monotonic() - started) // 60) > minute:
-            minute += 1
+        if kills and time.monotonic() >= kills[0]:
+            kills.pop(0)
+            crashes.append(crash.crash_and_restart(rng, web, worker, port, secret))
+            line = f"  kill {len(crashes)} at {time.monotonic() - started:.0f} s: {crashes[-1]}"
+            print(line, file=sys.stderr, flush=True)
+            continue
+        until_kill = kills[0] - time.monotonic() if kills else left
+        time.sleep(max(0.0, min(left, 5.0, until_kill)))
+        if (elapsed := int((time.monotonic() - started) // 60)) > minute:
+            minute = elapsed
             with tally.lock:
                 acknowledged = len(tally.acknowledged)
             print(f"  {minute} min: {acknowledged:,} events", file=sys.stderr, flush=True)
