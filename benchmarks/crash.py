@@ -631,6 +631,16 @@ def report(
         print(f"{name.ljust(width)}  {value}")
 
 
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--seed``, ``--database-url``, ``--keep`` and ``--work-dir``: the scratch store."""
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--database-url", default="", help="a PostgreSQL server (a scratch database is made)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the data dir (logs)")
+    parser.add_argument("--work-dir", help="where the scratch data dir goes")
+
+
 def parse(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="about a minute: 30 s, 3 kills")
@@ -639,12 +649,7 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--producers", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--batch", type=int, default=20, help="events per batch post")
     parser.add_argument("--datasets", type=int, default=60, help="datasets the runs use")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--database-url", default="", help="a PostgreSQL server (a scratch database is made)"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the data dir (logs)")
-    parser.add_argument("--work-dir", help="where the scratch data dir goes")
+    add_store_arguments(parser)
     args = parser.parse_args(argv)
     return Options(
         seconds=args.seconds or (30.0 if args.quick else 120.0),

@@ -411,12 +411,7 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--batch", type=int, default=20, help="events per batch post (20)")
     parser.add_argument("--datasets", type=int, default=60, help="datasets the runs use (60)")
     parser.add_argument("--kills", type=int, default=0, help="kill -9 rounds (0)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--database-url", default="", help="a PostgreSQL server (a scratch database is made)"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the data dir (logs)")
-    parser.add_argument("--work-dir", help="where the scratch data dir goes")
+    crash.add_store_arguments(parser)
     args = parser.parse_args(argv)
     options = Options(
         seconds=args.seconds,
