@@ -4,6 +4,7 @@ check that the every-minute scorecard ran once per minute slot."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -41,8 +42,11 @@ def test_a_short_soak_with_a_crash_keeps_every_event_and_agrees_everywhere(
     assert _row(output, "graph vs database").endswith("missing 0, extra 0")
     assert _row(output, "search_check").startswith("clean")
     assert _row(output, "verdict") == "PASS"
-    for kind in ("POST one event", "POST batch of 20", "search page", "lineage page"):
+    for kind in ("POST one event", "POST batch of 20"):
         assert int(_row(output, kind).split()[0].replace(",", "")) > 0
+    # Reads fail only while the server restarts: connection errors, never an HTTP error.
+    failed_reads = _row(output, "reads not 2xx")
+    assert failed_reads == "none" or not re.search(r"\b[345]\d\d:", failed_reads), failed_reads
 
 
 @pytest.mark.django_db

@@ -162,6 +162,8 @@ class WhooshBackend(SearchBackend):
     def _setup(self) -> None:
         self.path = Path(self.options["PATH"])
         self.path.mkdir(parents=True, exist_ok=True)
+        if self._current_name() is not None:
+            return  # the usual case: no writer lock, which a draining worker may hold for long
         with self.writer_lock():
             if self._current_name() is None:
                 self._switch_to(self._create())

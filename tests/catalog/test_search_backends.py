@@ -185,6 +185,23 @@ class TestWriting:
         assert after["job:1"] != before["job:1"]
         assert after["dataset:1"] == before["dataset:1"]
 
+    def test_a_new_reader_does_not_wait_for_a_writer_holding_the_lock(self, tmp_path: Path) -> None:
+        path = tmp_path / "search"
+        writer = WhooshBackend("test", {"PATH": str(path), "REBUILD_PROCS": 1})
+        writer.apply(MESH)
+        answered = threading.Event()
+
+        def read() -> None:  # a web process's first search, while the worker drains
+            reader = WhooshBackend("test", {"PATH": str(path), "REBUILD_PROCS": 1})
+            assert ids(reader, "churn") == ["product:1"]
+            answered.set()
+
+        with writer.writer_lock():
+            thread = threading.Thread(target=read)
+            thread.start()
+            assert answered.wait(timeout=30)
+        thread.join()
+
     def test_an_index_in_an_older_format_answers_until_rebuilt(self, tmp_path: Path) -> None:
         path = tmp_path / "search"
         WhooshBackend("test", {"PATH": str(path), "REBUILD_PROCS": 1}).apply(MESH)
