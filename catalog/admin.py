@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from catalog.audit import Via, token_recorded
+from catalog.audit import Via, audit_value, token_recorded
 from catalog.models import ApiToken, Dataset, DatasetField, DatasetVersion, Namespace
 from catalog.search.outbox import search_outbox_add
 from catalog.services import api_token_issue, api_token_revoke
@@ -113,7 +113,7 @@ class ApiTokenAdmin(AuditedAdmin):
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         if change:
             changed = {
-                field: [_audited(form.initial.get(field)), _audited(form.cleaned_data[field])]
+                field: [audit_value(form.initial.get(field)), audit_value(form.cleaned_data[field])]
                 for field in form.changed_data
             }
             with transaction.atomic():
@@ -147,8 +147,3 @@ class ApiTokenAdmin(AuditedAdmin):
         for token in queryset:
             api_token_revoke(token=token, actor=request.user.get_username(), via=Via.ADMIN)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
-
-
-def _audited(value: Any) -> Any:
-    """A form value as the audit log keeps it (JSON): dates as ISO text."""
-    return value.isoformat() if hasattr(value, "isoformat") else value

@@ -8,7 +8,7 @@ and the API that show them are for stewards (``governance``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -68,6 +68,11 @@ def actor_of(*, token: ApiToken | None = None, user: Any = None) -> tuple[str, s
     if user is not None and user.is_authenticated:
         return user.get_username(), Via.API
     return "anonymous", Via.API
+
+
+def audit_value(value: Any) -> Any:
+    """A value as an entry's ``changes`` keep it (JSON): dates and times as ISO text."""
+    return value.isoformat() if isinstance(value, date | time) else value
 
 
 def token_recorded(

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from catalog.audit import audit_record
+from catalog.audit import audit_record, audit_value
 from catalog.models import DataProduct, Dataset
 from catalog.polling import PollingThread
 from governance import slo as kinds
@@ -84,7 +84,7 @@ def slo_save(*, slo: Slo, actor: str, via: str) -> Slo:
         slo.save()
         after = {name: getattr(slo, name) for name in _DEFINITION}
         changed = {
-            name: [_jsonable(before[name]) if before else None, _jsonable(value)]
+            name: [audit_value(before[name]) if before else None, audit_value(value)]
             for name, value in after.items()
             if before is None or before[name] != value
         }
@@ -106,10 +106,6 @@ _DEFINITION = [
     "threshold_seconds", "min_rows", "max_rows", "tolerance", "target", "window_seconds",
     "objective", "enabled",
 ]  # fmt: skip
-
-
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _audit_slo(slo: Slo, verb: str, actor: str, via: str, changes: dict[str, Any]) -> None:
