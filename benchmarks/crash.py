@@ -464,13 +464,18 @@ class Findings:
         ) and self.search_check.startswith("clean")
 
 
-def check_database(env: dict[str, str], tally: Tally) -> Findings:
-    """What the database holds, read in this process with the server's settings."""
+def setup_django(env: dict[str, str]) -> None:
+    """Django in this process, with the server's settings, to read its store."""
     os.environ.update({k: v for k, v in env.items() if k.startswith(("MESHPORT_", "DATABASE"))})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meshport.settings")
     import django
 
     django.setup()
+
+
+def check_database(env: dict[str, str], tally: Tally) -> Findings:
+    """What the database holds, read in this process with the server's settings."""
+    setup_django(env)
     from lineage.models import LineageEvent, Run, RunState
 
     stored = {
@@ -533,13 +538,12 @@ def prepare(env: dict[str, str]) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def post_and_crash(
-    options: Options, rng: random.Random, web: Service, worker: Service, secret: str, port: int
-) -> tuple[Tally, list[str], float]:
-    """Producers post for ``options.seconds`` while the killer strikes; returns what was
-    posted, the crashes, and the seconds it all took."""
-    tally = Tally()
-    producers = [
+def make_producers(
+    options: Options, port: int, secret: str, tally: Tally, namespace: str = "crash"
+) -> list[Producer]:
+    """``options.producers`` threads, half posting one event per request, half in batches
+    of ``options.batch``."""
+    return [
         Producer(
             port,
             secret,
@@ -547,9 +551,19 @@ def post_and_crash(
             batch=1 if i % 2 == 0 else options.batch,
             seed=options.seed + i,
             datasets=options.datasets,
+            namespace=namespace,
         )
         for i in range(options.producers)
     ]
+
+
+def post_and_crash(
+    options: Options, rng: random.Random, web: Service, worker: Service, secret: str, port: int
+) -> tuple[Tally, list[str], float]:
+    """Producers post for ``options.seconds`` while the killer strikes; returns what was
+    posted, the crashes, and the seconds it all took."""
+    tally = Tally()
+    producers = make_producers(options, port, secret, tally)
     for producer in producers:
         producer.start()
     started = time.monotonic()

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
 import sys
 import threading
@@ -165,15 +164,6 @@ def prepare(env: dict[str, str]) -> tuple[str, datetime]:
     return secret, crash.schedule_scorecard(env)
 
 
-def setup_django(env: dict[str, str]) -> None:
-    """Django in this process, on the server's store, for the checks."""
-    os.environ.update({k: v for k, v in env.items() if k.startswith(("MESHPORT_", "DATABASE"))})
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meshport.settings")
-    import django
-
-    django.setup()
-
-
 def reader_nodes(options: Options) -> list[str]:
     """The demo's datasets and the soak's own, as graph node ids."""
     from lineage.models import Dataset
@@ -214,18 +204,7 @@ def soak(
 ) -> Load:
     tally, reads = Tally(), Reads()
     touch_every_dataset(options, port, secret, tally)
-    producers = [
-        Producer(
-            port,
-            secret,
-            tally,
-            batch=1 if i % 2 == 0 else options.batch,
-            seed=options.seed + i,
-            datasets=options.datasets,
-            namespace=NAMESPACE,
-        )
-        for i in range(options.producers)
-    ]
+    producers = crash.make_producers(options.crash_options(), port, secret, tally, NAMESPACE)
     nodes = reader_nodes(options)
     readers = [Reader(port, nodes, reads, options.seed + 1000 + i) for i in range(options.readers)]
     started = time.monotonic()
@@ -256,9 +235,23 @@ def soak(
     return Load(tally, reads, time.monotonic() - started, crashes, started)
 
 
-def check_graph(port: int) -> tuple[int, int, int]:
+@dataclass
+class GraphCheck:
+    """The soak namespace's job–dataset edges: in the database, and of those missing from
+    the graph the server answers or extra in it."""
+
+    edges: int
+    missing: int
+    extra: int
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra)
+
+
+def check_graph(port: int) -> GraphCheck:
     """The soak namespace's job–dataset edges as the server's graph answers them, against
-    the database's: (edges in the database, missing from the answer, extra in it)."""
+    the database's."""
     import json
 
     from lineage.graph.service import limits
@@ -285,7 +278,7 @@ def check_graph(port: int) -> tuple[int, int, int]:
         for e in answer.get("edges", [])
         if e["source"].startswith(soak_nodes) and e["target"].startswith(soak_nodes)
     }
-    return len(expected), len(expected - answered), len(answered - expected)
+    return GraphCheck(len(expected), len(expected - answered), len(answered - expected))
 
 
 def run(options: Options) -> bool:
@@ -293,7 +286,7 @@ def run(options: Options) -> bool:
     with crash.fresh_store(options.crash_options()) as env:
         env["MESHPORT_ANONYMOUS_READ"] = "1"
         secret, created = prepare(env)
-        setup_django(env)
+        crash.setup_django(env)
         port = _free_port()
         web, worker = crash.web_service(env, port), crash.worker_service(env)
         worker.start()
@@ -310,7 +303,7 @@ def run(options: Options) -> bool:
             worker.stop()
         crash.run_search_check(env, findings)
         report(options, load, findings, graph, web, worker)
-    return findings.ok and graph[1:] == (0, 0)
+    return findings.ok and graph.ok
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -341,7 +334,7 @@ def report(
     options: Options,
     load: Load,
     findings: Findings,
-    graph: tuple[int, int, int],
+    graph: GraphCheck,
     web: Service,
     worker: Service,
 ) -> None:
@@ -379,11 +372,10 @@ def report(
         ),
         ("search outbox left", f"{f.outbox_left}  (drained in {f.outbox_seconds:.1f} s)"),
         ("search_check", f.search_check),
-        ("graph vs database", f"{graph[0]} edges; missing {graph[1]}, extra {graph[2]}"),
+        ("graph vs database", f"{graph.edges} edges; missing {graph.missing}, extra {graph.extra}"),
         ("scheduled scorecard", str(f.schedule)),
     ]
-    ok = f.ok and graph[1:] == (0, 0)
-    rows.append(("verdict", "PASS" if ok else "FAIL"))
+    rows.append(("verdict", "PASS" if f.ok and graph.ok else "FAIL"))
     width = max(len(name) for name, _ in rows)
     print()
     for name, value in rows:

@@ -22,16 +22,24 @@ def _row(output: str, name: str) -> str:
     return match.group(1)
 
 
-def test_two_crashes_lose_no_acknowledged_event(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "benchmarks.crash", "--quick", "--kills", "2"]
-    argv += ["--seconds", "25", "--work-dir", str(tmp_path)]
+def run_script(module: str, *args: str, work_dir: Path, timeout: float) -> str:
+    """``python -m benchmarks.<module>`` on a scratch store in ``work_dir`` (on the tests'
+    PostgreSQL server when they run on one); its report, once it exited 0."""
+    argv = [sys.executable, "-m", f"benchmarks.{module}", *args, "--work-dir", str(work_dir)]
     if os.environ.get("DATABASE_URL"):
         argv += ["--database-url", os.environ["DATABASE_URL"]]
+    done = subprocess.run(
+        argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    return done.stdout
 
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=170, check=False)
 
-    output = done.stdout
-    assert done.returncode == 0, output + done.stderr[-3000:]
+def test_two_crashes_lose_no_acknowledged_event(tmp_path: Path) -> None:
+    output = run_script(
+        "crash", "--quick", "--kills", "2", "--seconds", "25", work_dir=tmp_path, timeout=170
+    )
+
     assert _row(output, "kill -9") == "2 rounds: web 2, worker 2"
     acknowledged = int(_row(output, "events acknowledged (2xx)").replace(",", ""))
     stored = int(_row(output, "events stored").replace(",", ""))

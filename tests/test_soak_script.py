@@ -3,10 +3,7 @@ check that the every-minute scorecard ran once per minute slot."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -16,24 +13,17 @@ from django.core.management import call_command
 
 from benchmarks.crash import EVERY_MINUTE, check_schedule
 from governance.models import Scorecard, ScorecardRun
-from tests.test_crash_script import _row
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.test_crash_script import _row, run_script
 
 
 @pytest.mark.live
 def test_a_short_soak_with_a_crash_keeps_every_event_and_agrees_everywhere(
     tmp_path: Path,
 ) -> None:
-    argv = [sys.executable, "-m", "benchmarks.soak", "--seconds", "20", "--kills", "1"]
-    argv += ["--producers", "4", "--readers", "2", "--work-dir", str(tmp_path)]
-    if os.environ.get("DATABASE_URL"):
-        argv += ["--database-url", os.environ["DATABASE_URL"]]
+    args = ["--seconds", "20", "--kills", "1", "--producers", "4", "--readers", "2"]
 
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    output = run_script("soak", *args, work_dir=tmp_path, timeout=300)
 
-    output = done.stdout
-    assert done.returncode == 0, output + done.stderr[-3000:]
     assert _row(output, "kill -9") == "1 rounds: web 1, worker 1"
     acknowledged = int(_row(output, "events acknowledged").split()[0].replace(",", ""))
     assert acknowledged > 0
