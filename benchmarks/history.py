@@ -51,7 +51,7 @@ from lineage.models import (  # noqa: E402
     RunState,
 )
 from lineage.services import lineage_events_ingest, raw_event_row  # noqa: E402
-from lineage.writes import JsonText, insert_returning  # noqa: E402
+from meshport.prepared import JsonText, insert_returning  # noqa: E402
 
 HISTORY_TOKEN = "bench-history"
 FLOOR_TOKEN = "bench-floor"

@@ -476,7 +476,7 @@ class _Table:
     def __init__(self, model: Any, varying: Sequence[str], **fixed: Any) -> None:
         from django.db import connection
 
-        from lineage.writes import concrete_field
+        from meshport.prepared import concrete_field
 
         self.model = model
         named = [concrete_field(model, name) for name in varying]
@@ -509,7 +509,7 @@ def _prep(model: Any, name: str, value: Any) -> Any:
     """``value`` as the database wants it in ``model.name``."""
     from django.db import connection
 
-    from lineage.writes import concrete_field
+    from meshport.prepared import concrete_field
 
     return concrete_field(model, name).get_db_prep_save(value, connection)
 
@@ -641,7 +641,7 @@ def _write_jobs(mesh: Mesh) -> list[_Table]:
     from django.db import connection, transaction
 
     from lineage.models import Job, Run
-    from lineage.writes import concrete_field
+    from meshport.prepared import concrete_field
 
     jobs = _Table(
         Job,

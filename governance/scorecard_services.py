@@ -49,7 +49,7 @@ from governance.scorecards import (
     tags_match,
 )
 from governance.webhooks import webhook_notify
-from lineage.writes import insert_rows
+from meshport.prepared import insert_rows
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from catalog.polling import PollingThread
 from governance import slo as kinds
 from governance.models import DAY, Slo, SloKind, SloSegment, SloState
 from lineage.models import ChangeOutbox, Direction, JobDataset
-from lineage.writes import insert_rows, update_rows
+from meshport.prepared import insert_rows, update_rows
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from lineage.events import NAME_LENGTH, DatasetRef, ParsedEvent, parse_datetime
 
 
@@ -223,7 +225,12 @@ class _Reader:
 
 def schema_hash(fields: list[FieldFact]) -> str:
     shape = [[f.name, f.type, f.description] for f in fields]
-    return hashlib.sha256(json.dumps(shape, separators=(",", ":")).encode()).hexdigest()
+    # orjson's text is json.dumps's byte for byte when it is ASCII without DEL (json
+    # escapes the rest); the hash must not change, it is stored.
+    text = orjson.dumps(shape)
+    if not text.isascii() or b"\x7f" in text:
+        text = json.dumps(shape, separators=(",", ":")).encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 # --- job and run ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ insert, so that a failure rolls back both.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +49,7 @@ from lineage.models import (
     Run,
     RunDataset,
 )
-from lineage.writes import insert_rows, new_row, update_rows
+from meshport.prepared import insert_rows, new_row, select_where, update_rows
 
 Key = tuple[str, str]
 
@@ -146,9 +146,10 @@ class Projector:
         self._load_runs(run_jobs)
 
     def _load_namespaces(self, names: set[str]) -> None:
-        def fetch(wanted: Iterable[str]) -> None:
-            rows = Namespace.objects.filter(name__in=list(wanted)).order_by()
-            self.namespaces.update(rows.values_list("name", "pk"))
+        def fetch(wanted: Collection[str]) -> None:
+            self.namespaces.update(
+                select_where(Namespace, {"name": wanted}, columns=("name", "id"))
+            )
 
         fetch(names)
         missing = names - self.namespaces.keys()
@@ -168,9 +169,9 @@ class Projector:
         if not keys:
             return {}
         ns_names = {self.namespaces[ns]: ns for ns, _ in keys}
-        rows = model._default_manager.filter(
-            namespace_id__in=list(ns_names), name__in=list({name for _, name in keys})
-        ).order_by()
+        rows = select_where(
+            model, {"namespace": ns_names.keys(), "name": {name for _, name in keys}}
+        )
         found = {}
         for row in rows:
             key = (ns_names[row.namespace_id], row.name)
@@ -248,8 +249,7 @@ class Projector:
     def _load_runs(self, run_jobs: dict[uuid.UUID, Key]) -> None:
         if not run_jobs:
             return
-        locked = Run.objects.select_for_update().order_by()
-        self.runs = {r.uuid: r for r in locked.filter(uuid__in=list(run_jobs))}
+        self.runs = {r.uuid: r for r in select_where(Run, {"uuid": run_jobs}, for_update=True)}
         missing = run_jobs.keys() - self.runs.keys()
         if missing:
             insert_rows(
@@ -266,7 +266,9 @@ class Projector:
                 ],
                 unique=["uuid"],
             )
-            self.runs.update({r.uuid: r for r in locked.filter(uuid__in=list(missing))})
+            self.runs.update(
+                {r.uuid: r for r in select_where(Run, {"uuid": missing}, for_update=True)}
+            )
 
     # --- 2. apply -----------------------------------------------------------------------
 
@@ -599,28 +601,35 @@ class Projector:
             + [f"dataset:{dataset.pk}" for dataset in self.datasets.values()]
         )
         if self._earliest is not None:
-            ChangeOutbox.objects.create(
+            row = new_row(
+                ChangeOutbox,
                 job_ids=sorted({self.jobs[key].pk for key in self._bare_runs}),
                 dataset_ids=sorted({dataset.pk for dataset in self.datasets.values()}),
                 since=self._earliest,
+                created_at=self.now,
             )
+            insert_rows(ChangeOutbox, [row])
 
     def _adds_edges(self) -> bool:
         """Whether this batch brings a job↔dataset or column edge the graph lacks: two
         indexed reads, so that repeated runs of known pipelines leave cached graphs valid."""
         if self._job_edges:
             known = set(
-                JobDataset.objects.filter(job_id__in={k[0] for k in self._job_edges})
-                .order_by()
-                .values_list("job_id", "dataset_id", "direction")
+                select_where(
+                    JobDataset,
+                    {"job": {k[0] for k in self._job_edges}},
+                    columns=("job", "dataset", "direction"),
+                )
             )
             if not self._job_edges.keys() <= known:
                 return True
         if self._columns:
             known = set(
-                ColumnLineage.objects.filter(output_dataset_id__in={k[0] for k in self._columns})
-                .order_by()
-                .values_list(*ColumnLineage.KEY)
+                select_where(
+                    ColumnLineage,
+                    {"output_dataset": {k[0] for k in self._columns}},
+                    columns=ColumnLineage.KEY,
+                )
             )
             return not self._columns.keys() <= known
         return False
@@ -642,7 +651,7 @@ class Projector:
             return
         existing = {
             (io.run_id, io.dataset_id, io.direction): io
-            for io in RunDataset.objects.filter(run_id__in={k[0] for k in self._run_io}).order_by()
+            for io in select_where(RunDataset, {"run": {k[0] for k in self._run_io}})
         }
         new, changed = [], []
         for key, (facets, version_id) in self._run_io.items():

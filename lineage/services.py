@@ -24,8 +24,8 @@ from lineage.events import EventInvalid, parse_event
 from lineage.facets import EventFacts, read_event
 from lineage.models import LineageEvent
 from lineage.projection import Projector
-from lineage.writes import JsonText, insert_returning
 from meshport.db import busy_cause
+from meshport.prepared import JsonText, insert_returning
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -30,14 +30,16 @@ from catalog.polling import PollingThread
 from catalog.search import backend
 from catalog.search.base import SearchBackend, SearchDocument
 from catalog.search.documents import all_documents, documents_for, expand
+from meshport.prepared import insert_rows, new_row
 
 log = logging.getLogger(__name__)
 
 
 def search_outbox_add(doc_ids: Iterable[str]) -> int:
     """Queue documents for the writer; call inside the transaction that changed them."""
-    rows = [SearchOutbox(doc_id=doc_id) for doc_id in sorted(set(doc_ids))]
-    SearchOutbox.objects.bulk_create(rows)
+    now = timezone.now()
+    rows = [new_row(SearchOutbox, doc_id=doc_id, created_at=now) for doc_id in sorted(set(doc_ids))]
+    insert_rows(SearchOutbox, rows)
     return len(rows)
 
 
