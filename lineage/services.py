@@ -120,7 +120,10 @@ class _WriterQueue:
     """
 
     def __init__(self) -> None:
-        self._thread_lock = threading.Lock()
+        # flock is per process: threads queue here first. Re-entrant, so that a caller
+        # holding the turn (group commit) can write through code that takes it too.
+        self._thread_lock = threading.RLock()
+        self._depth = 0  # only changed by the thread holding _thread_lock
         self._fd: int | None = None
 
     @contextmanager
@@ -128,14 +131,23 @@ class _WriterQueue:
         if connection.vendor != "sqlite":
             yield
             return
-        with self._thread_lock:  # flock is per process: threads queue here first
+        with self._thread_lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
             if self._fd is None:
                 path = Path(settings.DATA_DIR) / "ingest.lock"
                 self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth = 1
             try:
                 yield
             finally:
+                self._depth = 0
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
@@ -293,10 +305,15 @@ class GroupCommit:
             deadline = None  # already in a transaction: its outcome is on the way
 
     def _lead(self) -> None:
-        with self._lock:
-            group, self._queue = self._queue[: self.limit], self._queue[self.limit :]
+        group: list[_Pending] = []
         try:
-            self._write(group)
+            # The group is what is queued once this process has its turn to write (on
+            # SQLite, after the other processes' writers): what arrived during that
+            # wait shares this transaction instead of waiting for the next.
+            with _writer_turn():
+                with self._lock:
+                    group, self._queue = self._queue[: self.limit], self._queue[self.limit :]
+                self._write(group)
         finally:
             with self._lock:
                 if self._queue:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,6 +74,47 @@ def test_events_that_arrive_together_are_written_in_one_transaction(
     assert all(isinstance(o, IngestResult) and o.status == "created" for o in outcomes)
     assert LineageEvent.objects.count() == 8 and Run.objects.count() == 8
     assert len({o.event_id for o in outcomes}) == 8
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="writers take turns on SQLite only")
+def test_events_queued_while_another_process_writes_join_the_next_group(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """The leader takes its group once it has the writer's turn, not before waiting for
+    it: what queued while another process was writing goes in the same transaction."""
+    sizes: list[int] = []
+    real = services._store_and_project
+
+    def store(items: Sequence[services.Item]) -> list[IngestResult]:
+        sizes.append(len(items))
+        return real(items)
+
+    monkeypatch.setattr(services, "_store_and_project", store)
+    group = GroupCommit()
+    # Another process's writer: its own open file, so its flock excludes ours.
+    fd = os.open(Path(settings.DATA_DIR) / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    outcomes: list[Any] = []
+    poster = threading.Thread(
+        target=lambda: outcomes.extend(
+            _post_concurrently(group, [run_event("START") for _ in range(6)])
+        )
+    )
+    try:
+        poster.start()
+        for _ in range(2000):
+            if len(group._queue) == 6:
+                break
+            threading.Event().wait(0.005)
+        assert len(group._queue) == 6 and not sizes
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        poster.join(timeout=30)
+
+    assert sizes == [6]
+    assert all(isinstance(o, IngestResult) and o.status == "created" for o in outcomes)
+    assert LineageEvent.objects.count() == 6
 
 
 def test_a_group_never_exceeds_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
