@@ -6,6 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, on_startup
 
 from catalog.search.outbox import OutboxWriter, search_outbox_drain
+from meshport.db import WalCheckpointer
 
 
 @on_startup()
@@ -13,6 +14,13 @@ def start_search_writer() -> None:
     """The worker keeps the search index fresh: a writer thread drains the outbox as soon
     as it has rows (within ``POLL_SECONDS``)."""
     OutboxWriter.start_once()
+
+
+@on_startup()
+def start_sqlite_checkpointer() -> None:
+    """On SQLite, the worker also copies the WAL back into the database (as the web
+    processes do), so that ingest commits never have to."""
+    WalCheckpointer.start_for_sqlite()
 
 
 @db_periodic_task(crontab(minute="*"))

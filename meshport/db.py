@@ -13,9 +13,11 @@ import sqlite3
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
+
+from catalog.polling import PollingThread
 
 log = logging.getLogger(__name__)
 
@@ -78,3 +80,36 @@ class BusyDatabaseMiddleware:
         response = HttpResponse(page, status=503)
         response["Retry-After"] = str(seconds)
         return response
+
+
+class WalCheckpointer(PollingThread):
+    """Copies SQLite's write-ahead log back into the database file, off the commit path.
+
+    SQLite does this in the connection that commits once the WAL passes
+    ``wal_autocheckpoint`` pages, so one ingest commit in a few hundred paid for writing
+    thousands of pages all over a large database file and syncing it: measured at 1M
+    stored events, 0.37-0.46 ms per event of a batch against 0.07 ms without. This thread
+    runs a ``PASSIVE`` checkpoint every ``SQLITE_CHECKPOINT_SECONDS``, which waits for no
+    reader or writer, while the connections keep a high ``wal_autocheckpoint`` as a
+    safety net (settings). The web processes and the worker each run one; two
+    checkpoints at once simply leave the second with nothing to do.
+    """
+
+    thread_name = "sqlite-checkpoint"
+    last_result: tuple[int, int, int] | None = None  # (busy, WAL frames, frames copied)
+
+    @classmethod
+    def default_poll_seconds(cls) -> float:
+        return float(settings.SQLITE_CHECKPOINT_SECONDS)
+
+    @classmethod
+    def start_for_sqlite(cls) -> None:
+        if connection.vendor == "sqlite":
+            cls.start_once()
+
+    def step(self) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            busy, frames, copied = cursor.fetchone()
+        self.last_result = (busy, frames, copied)
+        return False  # once per period, whatever it found

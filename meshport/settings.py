@@ -94,6 +94,9 @@ TEMPLATES = [
 # --- database ---------------------------------------------------------------
 
 SQLITE_PATH = DATA_DIR / "meshport.sqlite3"
+SQLITE_AUTOCHECKPOINT_PAGES = env_int("MESHPORT_SQLITE_AUTOCHECKPOINT_PAGES", 10_000)
+# Seconds between the checkpointer thread's passes over the WAL.
+SQLITE_CHECKPOINT_SECONDS = 0.5
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
@@ -113,6 +116,12 @@ else:
                     "PRAGMA foreign_keys=ON;"
                     "PRAGMA cache_size=-65536;"
                     "PRAGMA mmap_size=268435456;"
+                    # The web and worker processes copy the WAL back into the database
+                    # from a thread of their own (meshport.db.WalCheckpointer), so that
+                    # no commit waits for it. A commit still does it past this many pages
+                    # (SQLite's default is 1,000), which bounds the WAL wherever that
+                    # thread does not run (management commands) or falls behind.
+                    f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES};"
                 ),
             },
             "TEST": {"NAME": str(DATA_DIR / "test-meshport.sqlite3")},

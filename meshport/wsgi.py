@@ -8,6 +8,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meshport.settings")
 application = get_wsgi_application()
 
+from meshport.db import WalCheckpointer  # noqa: E402 (needs the apps loaded)
+
 
 def _warm_search() -> None:
     """Read the search index's columns ahead of the first search (~1 s at 100k documents)."""
@@ -20,6 +22,9 @@ def _warm_search() -> None:
 
 
 threading.Thread(target=_warm_search, name="search-warm", daemon=True).start()
+
+# SQLite's WAL is copied back into the database by a thread, not by the commits.
+WalCheckpointer.start_for_sqlite()
 
 # Everything loaded so far lives as long as the process. Freezing it keeps the cyclic
 # collector's full passes from rescanning it on every request that allocates a lot (a

@@ -104,6 +104,34 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout():
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_copies_the_wal_back_so_that_commits_do_not(settings):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    from catalog.models import Namespace
+    from meshport.db import WalCheckpointer
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == settings.SQLITE_AUTOCHECKPOINT_PAGES > 1000
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    Namespace.objects.bulk_create(Namespace(name=f"wal-{i}") for i in range(500))
+
+    checkpointer = WalCheckpointer(poll_seconds=0.05)
+    checkpointer.start()
+    try:
+        for _ in range(200):
+            if checkpointer.last_result is not None:
+                break
+            time.sleep(0.02)
+    finally:
+        checkpointer.stopping.set()
+        checkpointer.join(timeout=10)
+    assert checkpointer.last_result is not None
+    busy, frames, copied = checkpointer.last_result
+    assert busy == 0 and frames > 0 and copied == frames
+
+
 @pytest.mark.django_db
 def test_the_openapi_schema_and_its_docs_render(client):
     schema = client.get("/api/schema/")
