@@ -228,9 +228,8 @@ def new_row(model: type[models.Model], **values: Any) -> dict[str, Any]:
 
 # --- reads ----------------------------------------------------------------------------------
 
-Read = Callable[
-    [Any, Any, Any], Any
-]  # a backend or field converter: (value, expression, connection)
+# A backend's or a field's converter of a value read: (value, expression, connection).
+Read = Callable[[Any, Any, Any], Any]
 
 
 @cache

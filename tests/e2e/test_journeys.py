@@ -59,6 +59,7 @@ def test_a_consumer_finds_a_product_and_decides_whether_to_trust_it(
 
     page.get_by_role("link", name="Open the full lineage").click()
     expect(page.locator("h1")).to_have_text("product:revenue-by-region")
+    page.wait_for_load_state("domcontentloaded")  # graph.js (deferred) listens from here
     page.get_by_label("Level").select_option("dataset")
     page.get_by_label("Direction").select_option("upstream")
     expect(page).to_have_url(re.compile(r"direction=upstream"))

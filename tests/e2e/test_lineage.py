@@ -19,6 +19,9 @@ def test_it_opens_a_products_lineage_expands_a_node_and_follows_a_link(
     expect(page.locator("h1")).to_have_text("product:revenue-daily")
     expect(page.locator('g.node[data-node-id="product:refunds"]')).to_be_visible()
 
+    # graph.js is deferred: it listens for changes once the document is parsed (on a
+    # loaded machine, after the SVG above is already visible).
+    page.wait_for_load_state("domcontentloaded")
     page.get_by_label("Level").select_option("dataset")  # redraws on change
     expect(page).to_have_url(re.compile(r"level=dataset"))
     nodes = page.locator("#lineage-figure g.node")
