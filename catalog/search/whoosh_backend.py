@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from whoosh import query as wq
@@ -70,6 +70,7 @@ from catalog.search.whoosh_query import (
     type_filter,
 )
 
+T = TypeVar("T")
 FORMAT_FILE = "FORMAT"  # in each index directory: the SCHEMA_VERSION it was written with
 REBUILD_MB = 2048  # posting pools of a rebuild, all processes together (settings: REBUILD_MB)
 
@@ -207,7 +208,8 @@ class WhooshBackend(SearchBackend):
             # An index in an older format is read with the schema it was written with,
             # until the rebuild that replaces it (``search_upgrade``).
             schema = None if self.outdated() else self._schema
-            index = FileStorage(str(self.path / name)).open_index(schema=schema)
+            storage = FileStorage(str(self.path / name))
+            index = _latest(lambda: storage.open_index(schema=schema))
             self._index = (name, index)
         return self._index
 
@@ -427,6 +429,19 @@ class MemoryBackend(WhooshBackend):
         return {"path": None}
 
 
+def _latest(read: Callable[[], T], attempts: int = 10) -> T:
+    """``read()`` of the index's latest commit, read again when the writer (another
+    process) committed in between: its cleanup removes the TOC of the generation just
+    listed, and a merge the segments that TOC named."""
+    for attempt in range(attempts):
+        try:
+            return read()
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _open_reader(ix: FileIndex, previous: IndexReader | None) -> IndexReader:
     """A reader of the index's latest commit that keeps what it can of ``previous``.
 
@@ -441,19 +456,18 @@ def _open_reader(ix: FileIndex, previous: IndexReader | None) -> IndexReader:
         for leaf, _ in (previous.leaf_readers() if previous is not None else ())
         if leaf.segment() is not None
     }
-    for attempt in range(10):
+
+    def read() -> tuple[Any, list[SegmentReader]]:
         toc = ix._read_toc()
-        try:
-            readers = [
-                _with_deletions(old[segment.segment_id()], segment)
-                if segment.segment_id() in old
-                else SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
-                for segment in toc.segments
-            ]
-            break
-        except OSError:  # a merge removed a segment after the TOC was read: read it again
-            if attempt == 9:
-                raise
+        readers = [
+            _with_deletions(old[segment.segment_id()], segment)
+            if segment.segment_id() in old
+            else SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+            for segment in toc.segments
+        ]
+        return toc, readers
+
+    toc, readers = _latest(read)
     kept = {segment.segment_id() for segment in toc.segments}
     for segment_id, leaf in old.items():
         if segment_id not in kept:

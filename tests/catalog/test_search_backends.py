@@ -202,6 +202,36 @@ class TestWriting:
             assert answered.wait(timeout=30)
         thread.join()
 
+    def test_a_reader_whose_listed_commit_was_replaced_reads_the_newer_one(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The worker commits between a web process listing the latest generation and
+        # opening its TOC; the commit's cleanup has removed that TOC (a 500 in the soak).
+        import whoosh.index
+
+        path = tmp_path / "search"
+        writer = WhooshBackend("test", {"PATH": str(path), "REBUILD_PROCS": 1})
+        writer.apply(MESH)
+        reader = WhooshBackend("test", {"PATH": str(path), "REBUILD_PROCS": 1})
+        real = whoosh.index.TOC._latest_generation.__func__
+        raced: list[int] = []
+
+        def latest(cls: type, storage: object, indexname: str) -> int:
+            generation = real(cls, storage, indexname)
+            if not raced:
+                raced.append(generation)
+                writer.index([doc("product:9", "Churn radar")])
+            return generation  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(whoosh.index.TOC, "_latest_generation", classmethod(latest))
+        assert sorted(ids(reader, "churn")) == ["product:1", "product:9"]
+        assert (
+            raced
+            and not (path / (path / "CURRENT").read_text().strip())
+            .joinpath(f"_MAIN_{raced[0]}.toc")
+            .exists()
+        )
+
     def test_an_index_in_an_older_format_answers_until_rebuilt(self, tmp_path: Path) -> None:
         path = tmp_path / "search"
         WhooshBackend("test", {"PATH": str(path), "REBUILD_PROCS": 1}).apply(MESH)
