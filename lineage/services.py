@@ -123,7 +123,7 @@ class _WriterQueue:
         # flock is per process: threads queue here first. Re-entrant, so that a caller
         # holding the turn (group commit) can write through code that takes it too.
         self._thread_lock = threading.RLock()
-        self._depth = 0  # only changed by the thread holding _thread_lock
+        self._held = False  # whether the thread holding _thread_lock holds the flock
         self._fd: int | None = None
 
     @contextmanager
@@ -132,22 +132,18 @@ class _WriterQueue:
             yield
             return
         with self._thread_lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
+            if self._held:  # this thread has the turn already, further up its stack
+                yield
                 return
             if self._fd is None:
                 path = Path(settings.DATA_DIR) / "ingest.lock"
                 self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
-            self._depth = 1
+            self._held = True
             try:
                 yield
             finally:
-                self._depth = 0
+                self._held = False
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 

@@ -110,6 +110,5 @@ class WalCheckpointer(PollingThread):
     def step(self) -> bool:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            busy, frames, copied = cursor.fetchone()
-        self.last_result = (busy, frames, copied)
+            self.last_result = tuple(cursor.fetchone())
         return False  # once per period, whatever it found

@@ -240,14 +240,11 @@ def _select_head(
     column that has any (as the ORM's compiler finds them), for ``names`` or every
     concrete field."""
     table = model._meta.db_table
-    fields = (
-        [concrete_field(model, n) for n in names]
-        if names is not None
-        else list(model._meta.concrete_fields)
-    )
-    quote = connection.ops.quote_name
+    if names is None:
+        names = tuple(f.attname for f in model._meta.concrete_fields)
+    attnames, columns, _ = _columns(model, names, vendor)
     readers = []
-    for index, field in enumerate(fields):
+    for index, field in enumerate(concrete_field(model, n) for n in names):
         col = field.get_col(table)
         own = col.get_db_converters(connection)
         if isinstance(field, models.JSONField) and field.decoder is None:
@@ -255,8 +252,8 @@ def _select_head(
         found = connection.ops.get_db_converters(col) + own
         if found:
             readers.append((index, found, col))
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    return f"SELECT {columns} FROM {quote(table)}", [f.attname for f in fields], readers
+    head = f"SELECT {', '.join(columns)} FROM {connection.ops.quote_name(table)}"
+    return head, attnames, readers
 
 
 def _read_json(field: models.JSONField[Any], value: Any, expression: Any, conn: Any) -> Any:
