@@ -4,7 +4,10 @@
 facets real producers send: schema and dataSource on every dataset, outputStatistics on
 outputs, columnLineage on about a third of the jobs, nominalTime and a parent facet on
 the Airflow tasks. Every run is a START then a COMPLETE (about 3% FAIL with a stack trace);
-a dataset's schema gains a column now and then, which makes a new dataset version.
+a dataset's schema gains a column now and then, which makes a new dataset version. Run
+ids are UUIDv7 made the way openlineage-python's Airflow and dbt integrations make them
+(:func:`generate_static_uuid` of the run's time and identity), so they grow with time as
+a real producer's do.
 
 The same seed gives the same events, byte for byte. ``first_run`` picks where in the
 stream to begin, so that a pre-filled history and the measured events never overlap.
@@ -18,16 +21,16 @@ import argparse
 import json
 import random
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from openlineage.client.uuid import generate_static_uuid
+
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/client/python"
 SPEC = "https://openlineage.io/spec"
 RUN_EVENT_SCHEMA = f"{SPEC}/2-0-2/OpenLineage.json#/$defs/RunEvent"
-RUN_NAMESPACE = uuid.UUID("6f1c1a4e-2b1d-4a8e-9d1e-3a2b7c9d0e11")
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 _DOMAINS = ["sales", "marketing", "finance", "logistics", "customer", "product", "hr", "risk"]
@@ -174,8 +177,11 @@ class MeshGenerator:
 
     # --- events -------------------------------------------------------------------------
 
+    def started(self, run: int) -> datetime:
+        return EPOCH + self.interval * run
+
     def run_id(self, run: int) -> str:
-        return str(uuid.uuid5(RUN_NAMESPACE, f"{self.seed}:{run}"))
+        return str(generate_static_uuid(self.started(run), f"{self.seed}:{run}".encode()))
 
     def events(self, count: int, *, first_run: int = 0) -> Iterator[dict[str, Any]]:
         """``count`` events: START and COMPLETE (or FAIL) of runs ``first_run``, ``+1``..."""
@@ -193,7 +199,7 @@ class MeshGenerator:
     def run_events(self, run: int) -> tuple[dict[str, Any], dict[str, Any]]:
         rng = random.Random(f"{self.seed}:{run}")
         job = self.jobs[run % len(self.jobs)]
-        started = EPOCH + self.interval * run
+        started = self.started(run)
         ended = started + timedelta(seconds=rng.randint(5, 900))
         failed = rng.random() < 0.03
         run_facets: dict[str, Any] = {
@@ -209,7 +215,8 @@ class MeshGenerator:
             },
         }
         if job.parent:
-            dag_run = uuid.uuid5(RUN_NAMESPACE, f"{self.seed}:{job.parent}:{started.date()}")
+            day = started.replace(hour=0, minute=0, second=0, microsecond=0)
+            dag_run = generate_static_uuid(day, f"{self.seed}:{job.parent}:{day}".encode())
             run_facets["parent"] = {
                 **_facet("ParentRunFacet", "1-1-0"),
                 "run": {"runId": str(dag_run)},

@@ -322,7 +322,9 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
                 }
             )
         with transaction.atomic():
-            insert_returning(LineageEvent, rows, unique=["hash"], returning=["hash", "id"])
+            insert_returning(
+                LineageEvent, rows, unique=["event_time", "hash"], returning=["hash", "id"]
+            )
 
     result = _timed_batches(args, work)
     LineageEvent.objects.filter(token_name=FLOOR_TOKEN).delete()

@@ -1,4 +1,9 @@
-"""OpenLineage as stored: the raw event log and what it projects to."""
+"""OpenLineage as stored: the raw event log and what it projects to.
+
+A foreign key that leads a unique constraint or an index of its model is not indexed a
+second time (``db_index=False``): the longer index answers the same lookups, and every
+index is one more B-tree each ingested event writes to.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,10 @@ class LineageEvent(models.Model):
     """One accepted OpenLineage event, exactly as posted. Append-only.
 
     ``hash`` is the SHA-256 of the event's canonical JSON; posting the same event again is
-    a no-op that only bumps ``duplicates``.
+    a no-op that only bumps ``duplicates``. The dedupe key is ``(event_time, hash)``: the
+    hash decides, and the event's own time, which the canonical JSON contains, puts each
+    new key next to the latest ones instead of at a random place in an index that grows
+    with history.
     """
 
     class Kind(models.TextChoices):
@@ -23,7 +31,7 @@ class LineageEvent(models.Model):
         DATASET = "dataset"
         JOB = "job"
 
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     event_type = models.CharField(max_length=16, blank=True)
     event_time = models.DateTimeField()
@@ -40,6 +48,9 @@ class LineageEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event_time", "hash"], name="event_time_hash_uniq")
+        ]
         indexes = [
             models.Index(fields=["received_at", "id"], name="event_received_idx"),
             models.Index(fields=["run_uuid"], name="event_run_idx"),
@@ -52,7 +63,9 @@ class LineageEvent(models.Model):
 class Job(models.Model):
     """A job identified by ``(namespace, name)`` with its latest described facets."""
 
-    namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="jobs")
+    namespace = models.ForeignKey(
+        Namespace, on_delete=models.PROTECT, related_name="jobs", db_index=False
+    )
     name = models.CharField(max_length=1024)
     # jobType facet: processingType BATCH/STREAMING, integration (DBT, SPARK...), jobType.
     type = models.CharField(max_length=32, default="BATCH")
@@ -106,7 +119,7 @@ class Run(models.Model):
     """One run of a job: a state machine fed by events that may arrive in any order."""
 
     uuid = models.UUIDField(unique=True)
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs", db_index=False)
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.NEW)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -189,8 +202,12 @@ class Direction(models.TextChoices):
 class JobDataset(models.Model):
     """A job→dataset edge (the job reads or writes the dataset), kept across runs."""
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="dataset_edges")
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="job_edges")
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="dataset_edges", db_index=False
+    )
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="job_edges", db_index=False
+    )
     direction = models.CharField(max_length=8, choices=Direction.choices)
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
@@ -205,8 +222,10 @@ class JobDataset(models.Model):
 class RunDataset(models.Model):
     """A run's input or output, with the dataset version it saw and the I/O facets."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="io")
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="run_io")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="io", db_index=False)
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="run_io", db_index=False
+    )
     direction = models.CharField(max_length=8, choices=Direction.choices)
     version = models.ForeignKey(
         DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -228,11 +247,11 @@ class ColumnLineage(models.Model):
     """
 
     output_dataset = models.ForeignKey(
-        Dataset, on_delete=models.CASCADE, related_name="column_inputs"
+        Dataset, on_delete=models.CASCADE, related_name="column_inputs", db_index=False
     )
     output_field = models.CharField(max_length=1024, blank=True)
     input_dataset = models.ForeignKey(
-        Dataset, on_delete=models.CASCADE, related_name="column_outputs"
+        Dataset, on_delete=models.CASCADE, related_name="column_outputs", db_index=False
     )
     input_field = models.CharField(max_length=1024)
     transformation_type = models.CharField(max_length=32, blank=True)
@@ -274,8 +293,12 @@ class ColumnLineage(models.Model):
 class DataQualityAssertion(models.Model):
     """One ``dataQualityAssertions`` entry of a run on a dataset."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="assertions")
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="assertions")
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="assertions", db_index=False
+    )
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="assertions", db_index=False
+    )
     assertion = models.CharField(max_length=1024)
     column = models.CharField(max_length=1024, blank=True)
     success = models.BooleanField()
@@ -296,8 +319,12 @@ class DataQualityAssertion(models.Model):
 class DatasetStatistics(models.Model):
     """What a run says about a dataset's size: input/output statistics and quality metrics."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="statistics")
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="statistics")
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="statistics", db_index=False
+    )
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="statistics", db_index=False
+    )
     direction = models.CharField(max_length=8, choices=Direction.choices)
     row_count = models.BigIntegerField(null=True, blank=True)
     bytes = models.BigIntegerField(null=True, blank=True)

@@ -169,7 +169,7 @@ def _store_and_project(items: Sequence[Item]) -> list[IngestResult]:
             insert_returning(
                 LineageEvent,
                 [raw_event_row(facts, token_name) for facts, token_name in first.values()],
-                unique=["hash"],
+                unique=["event_time", "hash"],
                 returning=["hash", "id"],
             )
         )
@@ -179,7 +179,7 @@ def _store_and_project(items: Sequence[Item]) -> list[IngestResult]:
         for digest in ids:
             repeats[digest] -= 1
         if +repeats:
-            _count_duplicates(+repeats, ids)
+            _count_duplicates(+repeats, ids, {d: first[d][0].event.event_time for d in repeats})
     seen: set[str] = set()
     results = []
     for facts in facts_list:
@@ -196,12 +196,24 @@ def _store_and_project(items: Sequence[Item]) -> list[IngestResult]:
     return results
 
 
-def _count_duplicates(repeats: Counter[str], ids: dict[str, int]) -> None:
-    """Bump ``duplicates`` of events already stored and fill ``ids`` with their ids."""
+def _count_duplicates(
+    repeats: Counter[str], ids: dict[str, int], times: dict[str, datetime]
+) -> None:
+    """Bump ``duplicates`` of events already stored and fill ``ids`` with their ids.
+
+    ``times`` gives each hash's event time, the leading column of the dedupe key: a hash
+    determines its time, so matching both sets never pairs one event's time with
+    another's hash.
+    """
     for digest, count in repeats.items():
-        LineageEvent.objects.filter(hash=digest).update(duplicates=F("duplicates") + count)
+        LineageEvent.objects.filter(event_time=times[digest], hash=digest).update(
+            duplicates=F("duplicates") + count
+        )
+    missing = repeats.keys() - ids.keys()
     ids.update(
-        LineageEvent.objects.filter(hash__in=list(repeats.keys() - ids.keys()))
+        LineageEvent.objects.filter(
+            event_time__in={times[d] for d in missing}, hash__in=list(missing)
+        )
         .order_by()
         .values_list("hash", "id")
     )

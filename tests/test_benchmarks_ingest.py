@@ -1,0 +1,63 @@
+"""The synthetic event stream the ingestion benchmark posts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from benchmarks.generate import MeshGenerator
+from lineage.models import LineageEvent, Run
+from lineage.services import lineage_events_ingest
+
+
+def test_same_seed_same_events_byte_for_byte() -> None:
+    first = [json.dumps(e) for e in MeshGenerator(jobs=5, datasets=12).events(40)]
+    again = [json.dumps(e) for e in MeshGenerator(jobs=5, datasets=12).events(40)]
+    other = [json.dumps(e) for e in MeshGenerator(jobs=5, datasets=12, seed=7).events(40)]
+    assert first == again
+    assert first != other
+
+
+def test_run_ids_are_uuid7_that_grow_with_the_run_time() -> None:
+    mesh = MeshGenerator(jobs=5, datasets=12)
+    ids = [uuid.UUID(mesh.run_id(run)) for run in range(200)]
+    assert {i.version for i in ids} == {7}
+    assert ids == sorted(ids, key=str)
+    assert len(set(ids)) == len(ids)
+    # The parent (DAG) run of Airflow tasks is one per DAG and day, also UUIDv7.
+    parents = {
+        e["run"]["facets"]["parent"]["run"]["runId"]
+        for e in mesh.events(200)
+        if "parent" in e["run"]["facets"]
+    }
+    assert parents
+    assert {uuid.UUID(p).version for p in parents} == {7}
+
+
+def test_a_later_slice_continues_the_stream() -> None:
+    mesh = MeshGenerator(jobs=5, datasets=12)
+    whole = list(mesh.events(20))
+    assert list(mesh.events(10, first_run=5)) == whole[10:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generated_events_ingest_and_project() -> None:
+    events = list(MeshGenerator(jobs=6, datasets=15).events(60))
+    result = lineage_events_ingest(payloads=events)
+    assert (result.accepted, result.duplicates, result.failed) == (60, 0, [])
+    assert LineageEvent.objects.count() == 60
+    runs = {e["run"]["runId"] for e in events}
+    parents = {
+        e["run"]["facets"]["parent"]["run"]["runId"]
+        for e in events
+        if "parent" in e["run"]["facets"]
+    }
+    assert len(runs) == 30
+    assert set(map(str, Run.objects.values_list("uuid", flat=True))) == runs | parents
+    ended = Run.objects.filter(uuid__in=runs).exclude(ended_at=None)
+    assert ended.count() == 30
+    again = lineage_events_ingest(payloads=events)
+    assert (again.accepted, again.duplicates) == (0, 60)
+    assert LineageEvent.objects.filter(duplicates=1).count() == 60
