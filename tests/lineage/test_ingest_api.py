@@ -511,6 +511,35 @@ def test_it_counts_duplicates_inside_and_across_batches(pipeline: APIClient) -> 
     assert LineageEvent.objects.get().duplicates == 2
 
 
+@pytest.mark.parametrize(
+    "event_time",
+    [
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T12:00:00+02:00",
+        "2024-05-01T10:00:00.123456Z",
+        "2024-05-01T03:30:00.5-06:30",
+        "2024-05-01T10:00:00.123456789Z",
+    ],
+)
+def test_it_recognises_a_duplicate_whatever_form_its_time_takes(
+    pipeline: APIClient, event_time: str
+) -> None:
+    """The dedupe key leads with the stored event time: the duplicate's lookup must find
+    the row the insert wrote, for offsets, fractions and whole seconds alike."""
+    event = run_event(event_time=event_time)
+    other = run_event(event_time=event_time)  # same time, another run: a new event
+
+    first = pipeline.post(URL, event, format="json")
+    again = pipeline.post(URL, event, format="json")
+    batch = pipeline.post(BATCH_URL, [event, other, other], format="json").json()
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert (batch["accepted"], batch["duplicates"]) == (1, 2)
+    assert LineageEvent.objects.count() == 2
+    assert LineageEvent.objects.get(id=first.json()["id"]).duplicates == 2
+
+
 def test_it_accepts_a_malformed_known_facet_with_a_warning_and_projects_the_rest(
     pipeline: APIClient,
 ) -> None:
