@@ -239,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         ("single events, POST /api/v1/lineage", args.singles, http, 4),
         ("batches of 100, POST /api/v1/lineage/batch", batch_size, http_batch, 6),
     ):
+        if not size:  # --singles 0 or --batches 0 leaves a step out
+            continue
         cpu = census(label, size, make(slices[first]))
         profile(label, size, make(slices[first + 1]), args.top, cpu)
 
