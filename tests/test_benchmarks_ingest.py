@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 
 from benchmarks.generate import MeshGenerator
 from lineage.models import LineageEvent, Run
 from lineage.services import lineage_events_ingest
+
+
+def _parent_run_ids(events: Iterable[dict[str, Any]]) -> set[str]:
+    """The run ids named by the events' parent facets (the Airflow DAG runs)."""
+    return {
+        e["run"]["facets"]["parent"]["run"]["runId"]
+        for e in events
+        if "parent" in e["run"]["facets"]
+    }
 
 
 def test_same_seed_same_events_byte_for_byte() -> None:
@@ -27,11 +38,7 @@ def test_run_ids_are_uuid7_that_grow_with_the_run_time() -> None:
     assert ids == sorted(ids, key=str)
     assert len(set(ids)) == len(ids)
     # The parent (DAG) run of Airflow tasks is one per DAG and day, also UUIDv7.
-    parents = {
-        e["run"]["facets"]["parent"]["run"]["runId"]
-        for e in mesh.events(200)
-        if "parent" in e["run"]["facets"]
-    }
+    parents = _parent_run_ids(mesh.events(200))
     assert parents
     assert {uuid.UUID(p).version for p in parents} == {7}
 
@@ -49,11 +56,7 @@ def test_generated_events_ingest_and_project() -> None:
     assert (result.accepted, result.duplicates, result.failed) == (60, 0, [])
     assert LineageEvent.objects.count() == 60
     runs = {e["run"]["runId"] for e in events}
-    parents = {
-        e["run"]["facets"]["parent"]["run"]["runId"]
-        for e in events
-        if "parent" in e["run"]["facets"]
-    }
+    parents = _parent_run_ids(events)
     assert len(runs) == 30
     assert set(map(str, Run.objects.values_list("uuid", flat=True))) == runs | parents
     ended = Run.objects.filter(uuid__in=runs).exclude(ended_at=None)
