@@ -4,7 +4,10 @@
 facets real producers send: schema and dataSource on every dataset, outputStatistics on
 outputs, columnLineage on about a third of the jobs, nominalTime and a parent facet on
 the Airflow tasks. Every run is a START then a COMPLETE (about 3% FAIL with a stack trace);
-a dataset's schema gains a column now and then, which makes a new dataset version. Run
+a dataset's schema gains a column now and then and, three columns on, drops them again:
+each change makes a new dataset version, and events are alike in size and shape wherever
+in the stream they come from, so that a measurement after a long history and one after a
+short history ingest the same kind of events. Run
 ids are UUIDv7 made the way openlineage-python's Airflow and dbt integrations make them
 (:func:`generate_static_uuid` of the run's time and identity), so they grow with time as
 a real producer's do.
@@ -32,6 +35,7 @@ PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/client/python
 SPEC = "https://openlineage.io/spec"
 RUN_EVENT_SCHEMA = f"{SPEC}/2-0-2/OpenLineage.json#/$defs/RunEvent"
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+SCHEMA_STEPS = 4  # a dataset's schemas: its own columns, then with 1, 2 and 3 added
 
 _DOMAINS = ["sales", "marketing", "finance", "logistics", "customer", "product", "hr", "risk"]
 _STORES = [
@@ -305,9 +309,11 @@ class MeshGenerator:
 
     def _columns(self, index: int, run: int) -> list[tuple[str, str]]:
         ds = self.datasets[index]
-        # Datasets change schema at different runs, not all at once.
+        # Datasets change schema at different runs, not all at once: each goes through
+        # SCHEMA_STEPS schemas in turn, one every `period` runs, at a phase of its own.
         period = self.schema_change_every
-        extra = (run + index * 7919 % period) // period if period else 0
+        cycle = period * SCHEMA_STEPS
+        extra = (run + index * 7919) % cycle // period if period else 0
         return ds.columns + [(f"added_col_{i}", "VARCHAR") for i in range(extra)]
 
     def _dataset_facets(self, index: int, run: int) -> dict[str, Any]:

@@ -49,6 +49,38 @@ def test_a_later_slice_continues_the_stream() -> None:
     assert list(mesh.events(10, first_run=5)) == whole[10:]
 
 
+def _schemas(events: Iterable[dict[str, Any]]) -> list[tuple[str, tuple[str, ...]]]:
+    """Each dataset named with a schema, and the schema's column names."""
+    return [
+        (ds["name"], tuple(f["name"] for f in ds["facets"]["schema"]["fields"]))
+        for event in events
+        for ds in event.get("inputs", []) + event.get("outputs", [])
+        if "schema" in ds.get("facets", {})
+    ]
+
+
+def test_schemas_change_without_growing_along_the_stream() -> None:
+    """A measurement after a long history must post the same kind of events as one after
+    a short history: schemas change (new dataset versions) but do not keep growing."""
+    mesh = MeshGenerator(jobs=20, datasets=40, schema_change_every=50)
+
+    def columns_per_event(first_run: int) -> float:
+        events = list(mesh.events(2_000, first_run=first_run))
+        return sum(len(columns) for _, columns in _schemas(events)) / len(events)
+
+    early, late = columns_per_event(0), columns_per_event(100_000)
+    assert abs(late - early) / early < 0.05
+    # Over one cycle (4 × 50 runs) each dataset is seen with its own columns, then 1, 2
+    # and 3 more.
+    versions: dict[str, set[tuple[str, ...]]] = {}
+    for name, columns in _schemas(mesh.events(2_000, first_run=0)):
+        versions.setdefault(name, set()).add(columns)
+    assert {len(v) for v in versions.values()} == {4}
+    for seen in versions.values():
+        widths = sorted(map(len, seen))
+        assert widths == list(range(widths[0], widths[0] + 4))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_generated_events_ingest_and_project() -> None:
     events = list(MeshGenerator(jobs=6, datasets=15).events(60))
