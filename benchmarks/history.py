@@ -18,7 +18,6 @@ what makes a million-event history take minutes instead of hours.
 from __future__ import annotations
 
 import argparse
-import gc
 import hashlib
 import json
 import os
@@ -53,6 +52,7 @@ from lineage.models import (  # noqa: E402
 )
 from lineage.services import lineage_events_ingest, raw_event_row  # noqa: E402
 from meshport.db import WalCheckpointer  # noqa: E402
+from meshport.heap import freeze_loaded  # noqa: E402
 from meshport.prepared import JsonText, insert_returning  # noqa: E402
 
 HISTORY_TOKEN = "bench-history"
@@ -263,14 +263,13 @@ def _timed_batches(args: argparse.Namespace, work: Callable[[list[bytes]], None]
     As in Meshport's web processes: WAL checkpoints run in a thread of their own, so that
     the measured commits do not copy the WAL back into the database file as SQLite's
     autocheckpoint would (the thread's CPU time is counted), and what was loaded before
-    the first event is frozen out of the cyclic collector's full passes (``gc.freeze``
-    in ``meshport/wsgi.py``), which otherwise rescan it every batch or two.
+    the first event is frozen out of the cyclic collector's full passes
+    (:mod:`meshport.heap`).
     """
     mesh = _mesh(args)
     bodies = [json.dumps(e).encode() for e in mesh.events(args.events, first_run=args.first_run)]
     WalCheckpointer.start_for_sqlite()
-    gc.collect()
-    gc.freeze()
+    freeze_loaded()
     deadline = time.perf_counter() + args.max_seconds
     done = 0
     started, cpu = time.perf_counter(), time.process_time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import uuid
@@ -155,3 +156,26 @@ def test_it_refuses_a_missing_file_before_ingesting_anything(tmp_path: Path) -> 
         ingest(path, tmp_path / "missing.jsonl")
 
     assert not LineageEvent.objects.exists()
+
+
+def test_it_loads_with_the_heap_frozen_and_unfreezes_it_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the process loaded stays out of the collector's full passes during the load,
+    and the process (here the test run) is left as it was."""
+    from lineage.management.commands import ingest_events as command
+
+    frozen_during: list[int] = []
+    ingest_chunk = command.lineage_events_ingest
+
+    def spy(**kwargs: Any) -> Any:
+        frozen_during.append(gc.get_freeze_count())
+        return ingest_chunk(**kwargs)
+
+    monkeypatch.setattr(command, "lineage_events_ingest", spy)
+    before = gc.get_freeze_count()
+    path = write_lines(tmp_path / "events.jsonl", [json.dumps(event(n)) for n in range(3)])
+
+    assert "3 accepted" in ingest(path)
+    assert frozen_during and min(frozen_during) > before
+    assert gc.get_freeze_count() == before

@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from lineage.services import IngestBusy, lineage_events_ingest
+from meshport.heap import loaded_frozen
 
 BUSY_RETRIES = 5
 
@@ -188,12 +189,15 @@ class Command(BaseCommand):
         if options["chunk_size"] < 1:
             raise CommandError("--chunk-size must be at least 1")
         totals = _Totals()
-        with tqdm(
-            desc="events",
-            unit=" events",
-            file=sys.stderr,
-            disable=True if options["no_progress"] else None,
-        ) as bar:
+        with (
+            loaded_frozen(),
+            tqdm(
+                desc="events",
+                unit=" events",
+                file=sys.stderr,
+                disable=True if options["no_progress"] else None,
+            ) as bar,
+        ):
             for name in files:
                 self._ingest_file(name, options, totals, bar)
         self._report(totals, len(files), options["show"])
